@@ -1,0 +1,364 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+)
+
+// The lab's addresses live only inside the namespaces a test creates.
+const (
+	subnet     = "10.200.0.0/24"
+	cloudAddr  = "10.200.0.2"
+	metaAddr   = "169.254.169.254"
+	reservedIP = "203.0.113.10"
+	bogusMAC   = "02:00:00:00:de:ad"
+	scriptUser = "keepalived_script"
+	instance   = "VI_1"
+)
+
+// labOptions shapes one lab.
+type labOptions struct {
+	nodes      int   // load balancers, lb1..lbN, droplets 1001..100N
+	priorities []int // VRRP priority per node; default 150, 100, 50
+	noPreempt  bool  // keepalived's nopreempt on every node
+}
+
+// lab is one test's world: a bridge namespace joining one namespace per load balancer and
+// a cloud namespace where the simulator serves the API and the metadata service.
+type lab struct {
+	t      *testing.T
+	dir    string
+	bridge string
+	cloud  string
+	bin    string // the hook binary keepalived runs
+	nodes  []*node
+}
+
+// node is one load balancer: a namespace, a keepalived, and do-fip's files.
+type node struct {
+	lab       *lab
+	name      string // lb1
+	ns        string
+	addr      string
+	mac       string
+	dropletID int
+	priority  int
+	dir       string
+	health    string // file whose presence is the node's health check
+	ka        *proc
+	starts    int
+}
+
+// newLab builds the namespaces and writes each node's files; keepalived is not started.
+func newLab(t *testing.T, opt labOptions) *lab {
+	t.Helper()
+	requireLab(t)
+	if opt.nodes == 0 {
+		opt.nodes = 2
+	}
+	if opt.priorities == nil {
+		opt.priorities = []int{150, 100, 50}[:opt.nodes]
+	}
+	ensureScriptUser(t)
+	l := &lab{t: t, dir: scriptDir(t), bridge: nsName(t, "br"), cloud: nsName(t, "cloud")}
+	l.bin = hookBinary(t, l.dir)
+
+	addNS(t, l.bridge)
+	ipIn(t, l.bridge, "link", "add", "br0", "type", "bridge")
+	ipIn(t, l.bridge, "link", "set", "br0", "up")
+	attach := func(ns, port, addr string) {
+		ipIn(t, l.bridge, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+		ipIn(t, l.bridge, "link", "set", port, "master", "br0", "up")
+		ipIn(t, ns, "addr", "add", addr+"/24", "dev", "eth0")
+		ipIn(t, ns, "link", "set", "eth0", "up")
+	}
+
+	addNS(t, l.cloud)
+	attach(l.cloud, "vcloud", cloudAddr)
+	// The metadata service's link-local address sits on the cloud's loopback; nodes
+	// reach it through a route, so the simulator sees each node's own source address.
+	ipIn(t, l.cloud, "addr", "add", metaAddr+"/32", "dev", "lo")
+
+	for i := 0; i < opt.nodes; i++ {
+		n := &node{
+			lab:       l,
+			name:      fmt.Sprintf("lb%d", i+1),
+			addr:      fmt.Sprintf("10.200.0.%d", 11+i),
+			dropletID: 1001 + i,
+			priority:  opt.priorities[i],
+		}
+		n.ns = nsName(t, n.name)
+		n.dir = filepath.Join(l.dir, n.name)
+		n.health = filepath.Join(n.dir, "healthy")
+		addNS(t, n.ns)
+		attach(n.ns, "v"+n.name, n.addr)
+		ipIn(t, n.ns, "route", "add", metaAddr+"/32", "via", cloudAddr)
+		n.mac = linkMAC(t, n.ns, "eth0")
+		l.nodes = append(l.nodes, n)
+	}
+	for _, n := range l.nodes {
+		n.writeFiles(opt)
+	}
+	return l
+}
+
+// start starts keepalived on every node and waits until one node is MASTER.
+func (l *lab) start() *node {
+	l.t.Helper()
+	since := time.Now()
+	for _, n := range l.nodes {
+		n.setHealthy(true)
+		n.start()
+	}
+	return l.waitMaster(since, 15*time.Second)
+}
+
+// waitMaster waits until some node enters MASTER at or after since.
+func (l *lab) waitMaster(since time.Time, timeout time.Duration) *node {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, n := range l.nodes {
+			if _, ok := n.stateLine("MASTER", since); ok {
+				return n
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l.t.Fatalf("no node entered MASTER within %v", timeout)
+	return nil
+}
+
+// scriptDir returns a test directory that keepalived's script_user can traverse: the
+// hooks run as keepalived_script and enable_script_security refuses a script under a
+// directory that others can write.
+func scriptDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// ensureScriptUser creates the keepalived_script user the examples run hooks as, as the
+// package does, when the host does not have it yet.
+func ensureScriptUser(t *testing.T) {
+	t.Helper()
+	if _, err := user.Lookup(scriptUser); err == nil {
+		return
+	}
+	run(t, "useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", scriptUser)
+	t.Logf("created user %s", scriptUser)
+}
+
+// scriptIDs returns keepalived_script's uid and gid.
+func scriptIDs(t *testing.T) (int, int) {
+	t.Helper()
+	u, err := user.Lookup(scriptUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return uid, gid
+}
+
+// keepalivedConf is a node's keepalived.conf: the hook wiring of
+// examples/keepalived/two-node/lb1.conf, with the test's paths, and a health check on a
+// file the test toggles instead of HAProxy.
+var keepalivedConf = template.Must(template.New("keepalived.conf").Parse(`# {{.Name}}, written by the e2e harness
+global_defs {
+    router_id {{.Name}}
+    enable_script_security
+    script_user {{.User}}
+}
+
+vrrp_script chk_health {
+    script "/usr/bin/test -f {{.Health}}"
+    interval 1
+    fall 1
+    rise 1
+}
+
+vrrp_script chk_do_fip {
+    script "{{.Bin}} reconcile --timeout 20s"
+    interval 30
+    timeout 25
+    weight 0
+}
+
+vrrp_instance {{.Instance}} {
+    interface eth0
+    state BACKUP
+    virtual_router_id 51
+    priority {{.Priority}}
+    advert_int 1
+{{- if .NoPreempt}}
+    nopreempt
+{{- end}}
+    unicast_src_ip {{.Addr}}
+    unicast_peer {
+{{- range .Peers}}
+        {{.}}
+{{- end}}
+    }
+    track_script {
+        chk_health
+        chk_do_fip
+    }
+    notify "{{.Bin}} notify"
+    notify_master_rx_lower_pri "{{.Bin}} reconcile"
+}
+`))
+
+// writeFiles writes the node's keepalived.conf and creates the directories do-fip uses.
+func (n *node) writeFiles(opt labOptions) {
+	t := n.lab.t
+	t.Helper()
+	uid, gid := scriptIDs(t)
+	for _, d := range []string{n.dir, n.stateDir(), filepath.Dir(n.logFile())} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{n.stateDir(), filepath.Dir(n.logFile())} {
+		if err := os.Chown(d, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var peers []string
+	for _, o := range n.lab.nodes {
+		if o != n {
+			peers = append(peers, o.addr)
+		}
+	}
+	var b strings.Builder
+	err := keepalivedConf.Execute(&b, map[string]any{
+		"Name": n.name, "User": scriptUser, "Health": n.health, "Bin": n.lab.bin,
+		"Instance": instance, "Priority": n.priority, "NoPreempt": opt.noPreempt,
+		"Addr": n.addr, "Peers": peers,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(n.confFile(), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (n *node) confFile() string { return filepath.Join(n.dir, "keepalived.conf") }
+func (n *node) stateDir() string { return filepath.Join(n.dir, "state") }
+func (n *node) logFile() string  { return filepath.Join(n.dir, "log", "do-fip.log") }
+
+// env is keepalived's whole environment; keepalived hands it to every hook.
+func (n *node) env() []string {
+	return []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"DO_FIP_CONFIG=" + filepath.Join(n.dir, "do-fip.conf"),
+	}
+}
+
+// start starts keepalived in the node's namespace, in the foreground (-n) with its log on
+// the console (-l -D) so the harness stamps each line as it comes.
+func (n *node) start() {
+	t := n.lab.t
+	t.Helper()
+	n.starts++
+	name := fmt.Sprintf("%s-keepalived-%d", n.name, n.starts)
+	n.ka = startProc(t, n.ns, name, n.dir, n.env(),
+		"keepalived", "-n", "-l", "-D", "-G", "-f", n.confFile(),
+		"-p", filepath.Join(n.dir, "keepalived.pid"),
+		"-r", filepath.Join(n.dir, "vrrp.pid"),
+		"-c", filepath.Join(n.dir, "checkers.pid"))
+}
+
+// crash kills keepalived and its children at once with SIGKILL: no priority-0 advert, the
+// peers notice only the missing adverts.
+func (n *node) crash() {
+	n.lab.t.Helper()
+	if err := n.ka.signal(9, 5*time.Second); err != nil {
+		n.lab.t.Fatal(err)
+	}
+}
+
+// setHealthy creates or removes the file the node's health check tests.
+func (n *node) setHealthy(ok bool) {
+	t := n.lab.t
+	t.Helper()
+	if ok {
+		if err := os.WriteFile(n.health, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err := os.Remove(n.health); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}
+
+// cutFrom stops VRRP between n and o in both directions while both still reach the cloud:
+// a permanent neighbour entry with a MAC nobody has (no iptables or tc needed).
+func (n *node) cutFrom(o *node) {
+	ipIn(n.lab.t, n.ns, "neigh", "replace", o.addr, "lladdr", bogusMAC, "nud", "permanent", "dev", "eth0")
+	ipIn(n.lab.t, o.ns, "neigh", "replace", n.addr, "lladdr", bogusMAC, "nud", "permanent", "dev", "eth0")
+}
+
+// healFrom restores the real neighbour entries cutFrom replaced.
+func (n *node) healFrom(o *node) {
+	ipIn(n.lab.t, n.ns, "neigh", "replace", o.addr, "lladdr", o.mac, "nud", "reachable", "dev", "eth0")
+	ipIn(n.lab.t, o.ns, "neigh", "replace", n.addr, "lladdr", n.mac, "nud", "reachable", "dev", "eth0")
+}
+
+// stateRE matches keepalived's state changes, e.g. "(VI_1) Entering MASTER STATE" and
+// "(VI_1): entering FAULT state (interface eth0 down)".
+var stateRE = regexp.MustCompile(`\((\w+)\):? [Ee]ntering (MASTER|BACKUP|FAULT) (?i:state)`)
+
+// stateLine returns the node's first entry into state at or after since.
+func (n *node) stateLine(state string, since time.Time) (line, bool) {
+	if n.ka == nil {
+		return line{}, false
+	}
+	return n.ka.out.find(since, func(s string) bool {
+		m := stateRE.FindStringSubmatch(s)
+		return m != nil && m[2] == state
+	})
+}
+
+// waitState waits for the node to enter state at or after since.
+func (n *node) waitState(state string, since time.Time, timeout time.Duration) time.Time {
+	t := n.lab.t
+	t.Helper()
+	ln, ok := n.ka.out.waitFor(since, timeout, func(s string) bool {
+		m := stateRE.FindStringSubmatch(s)
+		return m != nil && m[2] == state
+	})
+	if !ok {
+		t.Fatalf("%s did not enter %s within %v", n.name, state, timeout)
+	}
+	return ln.at
+}
+
+// state is the node's current VRRP state per its log ("" before the first change).
+func (n *node) state() string {
+	if n.ka == nil || !n.ka.running() {
+		return "DOWN"
+	}
+	st := ""
+	for _, ln := range n.ka.out.all() {
+		if m := stateRE.FindStringSubmatch(ln.text); m != nil {
+			st = m[2]
+		}
+	}
+	return st
+}
