@@ -184,3 +184,10 @@ func (f *fixture) assign(t *testing.T, kind, ip string, droplet int) int {
 }
 
 func itoaT(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func newServer(t *testing.T, s *Sim) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
