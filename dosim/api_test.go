@@ -167,9 +167,9 @@ func TestNotFound(t *testing.T) {
 	paths := []string{
 		"/v2/reserved_ips/192.0.2.200",
 		"/v2/reserved_ips/not-an-ip",
-		"/v2/reserved_ips/2001:db8:10::10",         // IPv6 under the IPv4 endpoint
-		"/v2/floating_ips/2001:db8:10::10",         // and under the legacy one
-		"/v2/reserved_ipv6/203.0.113.10",           // IPv4 under the IPv6 endpoint
+		"/v2/reserved_ips/2001:db8:10::10",          // IPv6 under the IPv4 endpoint
+		"/v2/floating_ips/2001:db8:10::10",          // and under the legacy one
+		"/v2/reserved_ipv6/203.0.113.10",            // IPv4 under the IPv6 endpoint
 		"/v2/reserved_ipv6/2001:db8:10::10/actions", // no per-IP action list for IPv6
 		"/v2/reserved_ips/203.0.113.10/actions/999",
 		"/v2/actions/999",
