@@ -7,28 +7,35 @@ import (
 	"testing"
 )
 
-// hookBinary builds do-fip into dir/bin, the binary every node's keepalived runs as its
-// hook. DO_FIP_E2E_HOOK names a stand-in to copy instead.
-func hookBinary(t *testing.T, dir string) string {
+// hookBinary builds do-fip into dir/bin and returns the program keepalived runs as its
+// hook and the real do-fip (which also serves the simulator). DO_FIP_E2E_HOOK names a
+// stand-in hook to put in front of the real binary, which then sits next to it as
+// do-fip.real.
+func hookBinary(t *testing.T, dir string) (hook, real string) {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(bin, "do-fip")
-	if src := os.Getenv("DO_FIP_E2E_HOOK"); src != "" {
-		b, err := os.ReadFile(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return dst
+	hook = filepath.Join(bin, "do-fip")
+	real = hook
+	standIn := os.Getenv("DO_FIP_E2E_HOOK")
+	if standIn != "" {
+		real = hook + ".real"
 	}
-	cmd := exec.Command("go", "build", "-o", dst, "..")
+	cmd := exec.Command("go", "build", "-o", real, "..")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build do-fip: %v\n%s", err, out)
 	}
-	return dst
+	if standIn != "" {
+		b, err := os.ReadFile(standIn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(hook, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hook, real
 }

@@ -26,9 +26,10 @@ const (
 
 // labOptions shapes one lab.
 type labOptions struct {
-	nodes      int   // load balancers, lb1..lbN, droplets 1001..100N
-	priorities []int // VRRP priority per node; default 150, 100, 50
-	noPreempt  bool  // keepalived's nopreempt on every node
+	nodes      int           // load balancers, lb1..lbN, droplets 1001..100N
+	priorities []int         // VRRP priority per node; default 150, 100, 50
+	noPreempt  bool          // keepalived's nopreempt on every node
+	latency    time.Duration // the simulator's action latency; default 1s
 }
 
 // lab is one test's world: a bridge namespace joining one namespace per load balancer and
@@ -39,7 +40,12 @@ type lab struct {
 	bridge string
 	cloud  string
 	bin    string // the hook binary keepalived runs
+	real   string // do-fip itself
 	nodes  []*node
+	sim    *cloud
+	// latency is the simulator's action latency, for timing a move to the instant the
+	// simulator completed it; a test that changes it there changes it here.
+	latency time.Duration
 }
 
 // node is one load balancer: a namespace, a keepalived, and do-fip's files.
@@ -69,7 +75,7 @@ func newLab(t *testing.T, opt labOptions) *lab {
 	}
 	ensureScriptUser(t)
 	l := &lab{t: t, dir: scriptDir(t), bridge: nsName(t, "br"), cloud: nsName(t, "cloud")}
-	l.bin = hookBinary(t, l.dir)
+	l.bin, l.real = hookBinary(t, l.dir)
 
 	addNS(t, l.bridge)
 	ipIn(t, l.bridge, "link", "add", "br0", "type", "bridge")
@@ -107,6 +113,11 @@ func newLab(t *testing.T, opt labOptions) *lab {
 	for _, n := range l.nodes {
 		n.writeFiles(opt)
 	}
+	if opt.latency == 0 {
+		opt.latency = time.Second
+	}
+	l.latency = opt.latency
+	l.sim = l.startCloud(opt.latency)
 	return l
 }
 
@@ -266,6 +277,8 @@ func (n *node) env() []string {
 	return []string{
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
 		"DO_FIP_CONFIG=" + filepath.Join(n.dir, "do-fip.conf"),
+		// The simulator speaks plain HTTP; this is the only way do-fip accepts that.
+		"DO_FIP_INSECURE_API=1",
 	}
 }
 
