@@ -26,29 +26,36 @@ func (l *lab) ready() *node {
 }
 
 // measure waits for the failover that began at t0 to end on node to, and records it:
-// keepalived's MASTER entry (or, for a split brain, trigger: the moment the repair hook
-// was started), the assign POST, the move and do-fip's exit.
-func (l *lab) measure(scenario string, t0 time.Time, to *node, trigger time.Time) timing {
+// keepalived's MASTER entry there, the assign POST, the move and do-fip's exit.
+func (l *lab) measure(scenario string, t0 time.Time, to *node) timing {
 	l.t.Helper()
-	if trigger.IsZero() {
-		trigger = to.waitState("MASTER", t0, electTimeout)
-	}
+	return l.measureFrom(scenario, t0, to, to.waitState("MASTER", t0, electTimeout))
+}
+
+// measureFrom is measure with the moment the hook that moves the IP was started
+// (trigger) given; zero means no keepalived event started it (a periodic reconcile), and
+// the detection and MASTER-to-POST times are left out.
+func (l *lab) measureFrom(scenario string, t0 time.Time, to *node, trigger time.Time) timing {
+	l.t.Helper()
 	movedAt := l.sim.waitHolder(to.dropletID, moveTimeout)
 	posts := l.sim.assignPosts(to.dropletID, t0)
 	// The simulator completes an action exactly its latency after the POST that created
 	// it; that instant is more exact than the 20 ms polling that saw it. (Not with
 	// action faults that change the latency: then the polled time stands.)
 	for i := len(posts) - 1; i >= 0; i-- {
-		if done := posts[i].Time.Add(l.latency); posts[i].Status == 201 && !done.After(movedAt) {
+		if done := posts[i].Time.Add(l.latency); l.latency > 0 && posts[i].Status == 201 && !done.After(movedAt) {
 			movedAt = done
 			break
 		}
 	}
-	tm := timing{Scenario: scenario, DetectMS: ms(trigger.Sub(t0)), MoveMS: ms(movedAt.Sub(t0)), PostMS: -1, ExitMS: -1}
-	if len(posts) > 0 {
-		tm.PostMS = ms(posts[0].Time.Sub(trigger))
+	tm := timing{Scenario: scenario, DetectMS: -1, MoveMS: ms(movedAt.Sub(t0)), PostMS: -1, ExitMS: -1}
+	if !trigger.IsZero() {
+		tm.DetectMS = ms(trigger.Sub(t0))
+		if len(posts) > 0 {
+			tm.PostMS = ms(posts[0].Time.Sub(trigger))
+		}
 	}
-	if done, ok := to.doneAfter(trigger, 10*time.Second); ok {
+	if done, ok := to.doneAfter(t0, 10*time.Second); ok {
 		tm.ExitMS = ms(done.Sub(movedAt))
 	}
 	record(l.t, tm)
@@ -132,4 +139,32 @@ func (l *lab) masters() []*node {
 		}
 	}
 	return out
+}
+
+// settle waits until no node has changed VRRP state for quiet, then returns the one
+// MASTER; it fails the test if that takes longer than timeout or there is not exactly one.
+func (l *lab) settle(quiet, timeout time.Duration) *node {
+	l.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var last time.Time
+		for _, n := range l.nodes {
+			for _, st := range []string{"MASTER", "BACKUP", "FAULT"} {
+				if at := n.lastState(st); at.After(last) {
+					last = at
+				}
+			}
+		}
+		if time.Since(last) >= quiet {
+			if ms := l.masters(); len(ms) == 1 {
+				return ms[0]
+			} else {
+				l.t.Fatalf("settled with %d MASTERs", len(ms))
+			}
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatalf("keepalived still changing state after %v", timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -44,7 +44,8 @@ type lab struct {
 	nodes  []*node
 	sim    *cloud
 	// latency is the simulator's action latency, for timing a move to the instant the
-	// simulator completed it; a test that changes it there changes it here.
+	// simulator completed it; a test that changes it there changes it here, and 0 makes
+	// the harness time moves by polling alone.
 	latency time.Duration
 }
 
@@ -204,7 +205,7 @@ vrrp_script chk_health {
 
 vrrp_script chk_do_fip {
     script "{{.Bin}} reconcile --timeout 20s"
-    interval 30
+    interval 15
     timeout 25
     weight 0
 }
@@ -327,10 +328,10 @@ func (n *node) cutFrom(o *node) {
 	ipIn(n.lab.t, o.ns, "neigh", "replace", n.addr, "lladdr", bogusMAC, "nud", "permanent", "dev", "eth0")
 }
 
-// healFrom restores the real neighbour entries cutFrom replaced.
-func (n *node) healFrom(o *node) {
+// healTowards restores n's neighbour entry for o, so that n's packets reach o again
+// (one direction of what cutFrom broke).
+func (n *node) healTowards(o *node) {
 	ipIn(n.lab.t, n.ns, "neigh", "replace", o.addr, "lladdr", o.mac, "nud", "reachable", "dev", "eth0")
-	ipIn(n.lab.t, o.ns, "neigh", "replace", n.addr, "lladdr", n.mac, "nud", "reachable", "dev", "eth0")
 }
 
 // stateRE matches keepalived's state changes, e.g. "(VI_1) Entering MASTER STATE" and
@@ -374,4 +375,40 @@ func (n *node) state() string {
 		}
 	}
 	return st
+}
+
+// lastState is when the node last entered state (zero if never).
+func (n *node) lastState(state string) time.Time {
+	var at time.Time
+	if n.ka == nil {
+		return at
+	}
+	for _, ln := range n.ka.out.all() {
+		if m := stateRE.FindStringSubmatch(ln.text); m != nil && m[2] == state {
+			at = ln.at
+		}
+	}
+	return at
+}
+
+// transitions counts the node's state changes since t0.
+func (n *node) transitions(t0 time.Time) int {
+	count := 0
+	for _, ln := range n.ka.out.all() {
+		if !ln.at.Before(t0) && stateRE.MatchString(ln.text) {
+			count++
+		}
+	}
+	return count
+}
+
+// waitLine waits for a keepalived log line on the node and returns when it was read.
+func (n *node) waitLine(since time.Time, timeout time.Duration, match func(string) bool) time.Time {
+	t := n.lab.t
+	t.Helper()
+	ln, ok := n.ka.out.waitFor(since, timeout, match)
+	if !ok {
+		t.Fatalf("%s: no matching keepalived line within %v; log:\n%s", n.name, timeout, dump(n.ka.out))
+	}
+	return ln.at
 }

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/do-fip/do-fip/dosim"
 )
 
 // Scenario 1: at start the reserved IP goes to the MASTER, and only the MASTER asks.
@@ -13,7 +16,7 @@ func TestStartAssignsToMaster(t *testing.T) {
 	if m.name != "lb1" {
 		t.Fatalf("MASTER is %s, want lb1 (highest priority)", m.name)
 	}
-	l.measure("start", t0, m, time.Time{})
+	l.measure("start", t0, m)
 	l.waitHooksIdle()
 	if got := l.sim.holder(); got != m.dropletID {
 		t.Fatalf("holder %d, want %d", got, m.dropletID)
@@ -30,7 +33,7 @@ func TestFailoverHealthCheck(t *testing.T) {
 	b := l.nodes[1]
 	t0 := time.Now()
 	m.setHealthy(false)
-	l.measure("health check fails", t0, b, time.Time{})
+	l.measure("health check fails", t0, b)
 	m.waitState("FAULT", t0, electTimeout)
 	l.waitHooksIdle()
 	if got := l.sim.holder(); got != b.dropletID {
@@ -46,7 +49,7 @@ func TestFailoverKeepalivedKilled(t *testing.T) {
 	b := l.nodes[1]
 	t0 := time.Now()
 	m.crash()
-	l.measure("keepalived SIGKILL", t0, b, time.Time{})
+	l.measure("keepalived SIGKILL", t0, b)
 	l.waitHooksIdle()
 	if got := l.sim.holder(); got != b.dropletID {
 		t.Fatalf("holder %d after every hook ended, want %d", got, b.dropletID)
@@ -61,12 +64,12 @@ func TestRecoveryPreempt(t *testing.T) {
 	b := l.nodes[1]
 	t0 := time.Now()
 	m.setHealthy(false)
-	l.measure("health check fails", t0, b, time.Time{})
+	l.measure("health check fails", t0, b)
 	l.waitHooksIdle()
 
 	t1 := time.Now()
 	m.setHealthy(true)
-	l.measure("recovery (preempt)", t1, m, time.Time{})
+	l.measure("recovery (preempt)", t1, m)
 	b.waitState("BACKUP", t1, electTimeout)
 	l.waitHooksIdle()
 	if got := l.sim.holder(); got != m.dropletID {
@@ -80,7 +83,7 @@ func TestRecoveryNoPreempt(t *testing.T) {
 	b := l.nodes[1]
 	t0 := time.Now()
 	m.setHealthy(false)
-	l.measure("health check fails", t0, b, time.Time{})
+	l.measure("health check fails", t0, b)
 	l.waitHooksIdle()
 
 	t1 := time.Now()
@@ -97,5 +100,160 @@ func TestRecoveryNoPreempt(t *testing.T) {
 	}
 	if posts := l.sim.assignPosts(m.dropletID, t1); len(posts) > 0 {
 		t.Errorf("%s posted an assign after recovering as BACKUP: %+v", m.name, posts)
+	}
+}
+
+// Scenario 5: 20 rapid health flips on the MASTER. keepalived's elections flap with them
+// and start a hook on every transition; once it settles, the IP must be on the final
+// MASTER and stay there: no assign started during the flapping may land afterwards.
+func TestFlapping(t *testing.T) {
+	l := newLab(t, labOptions{})
+	m := l.ready()
+	t0 := time.Now()
+	for i := 0; i < 20; i++ {
+		m.setHealthy(i%2 == 1) // odd flips restore it: the 20th leaves it healthy
+		time.Sleep(600 * time.Millisecond)
+	}
+	final := l.settle(6*time.Second, 40*time.Second)
+	finalAt := final.lastState("MASTER")
+	t.Logf("settled: %s MASTER since %s (flapping began %s)", final.name,
+		finalAt.Format("15:04:05.000"), t0.Format("15:04:05.000"))
+	l.waitHooksIdle()
+	if got := l.sim.holder(); got != final.dropletID {
+		t.Fatalf("holder %d after every hook ended, want the final MASTER %d", got, final.dropletID)
+	}
+	// An assign for another droplet created after the final MASTER took over is stale:
+	// it came from a hook of an older transition. Allow for one already on the wire.
+	grace := finalAt.Add(200 * time.Millisecond)
+	for _, n := range l.nodes {
+		if n == final {
+			continue
+		}
+		if stale := l.sim.assignPosts(n.dropletID, grace); len(stale) > 0 {
+			t.Errorf("%d stale assign(s) for %s after %s became the final MASTER: first at %s",
+				len(stale), n.name, final.name, stale[0].Time.Format("15:04:05.000"))
+		}
+	}
+	time.Sleep(3 * time.Second)
+	if got := l.sim.holder(); got != final.dropletID {
+		t.Fatalf("holder changed to %d after settling, want %d", got, final.dropletID)
+	}
+	var transitions int
+	for _, n := range l.nodes {
+		transitions += n.transitions(t0)
+	}
+	t.Logf("%d keepalived transitions, %d assign POSTs during the flapping",
+		transitions, len(l.sim.assignPosts(l.nodes[0].dropletID, t0))+len(l.sim.assignPosts(l.nodes[1].dropletID, t0)))
+}
+
+// Scenario 6: split brain. The VRRP link between the nodes is cut while both still reach
+// the API: the BACKUP becomes MASTER too and takes the IP. When the link heals it goes
+// back to BACKUP, and the node that stayed MASTER, which gets no new notify, must win the
+// IP back. Which advert crosses first after the heal decides how: the peer's (lower
+// priority) makes keepalived run notify_master_rx_lower_pri on the MASTER; the MASTER's
+// turns the peer BACKUP without the MASTER hearing anything, and only the periodic
+// chk_do_fip reconcile repairs it. The heal is made one direction first to pin each case.
+func TestSplitBrain(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		peerFirst bool
+		bound     time.Duration
+	}{
+		{"peer's advert first", true, 5 * time.Second},
+		// chk_do_fip's interval (15 s) plus a move.
+		{"MASTER's advert first", false, 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLab(t, labOptions{})
+			m := l.ready()
+			b := l.nodes[1]
+			t0 := time.Now()
+			m.cutFrom(b)
+			l.measure("split brain: link cut", t0, b)
+			if st := m.state(); st != "MASTER" {
+				t.Fatalf("%s is %s during the partition, want MASTER (it still has its health)", m.name, st)
+			}
+			l.waitHooksIdle()
+
+			t1 := time.Now()
+			var trigger time.Time
+			scenario := "split brain healed (periodic reconcile)"
+			if tc.peerFirst {
+				b.healTowards(m)
+				trigger = m.waitLine(t1, 5*time.Second, func(s string) bool { return strings.Contains(s, "lower priority") })
+				m.healTowards(b)
+				scenario = "split brain healed (rx_lower_pri)"
+			} else {
+				m.healTowards(b)
+				b.waitState("BACKUP", t1, electTimeout)
+				b.healTowards(m)
+			}
+			b.waitState("BACKUP", t1, electTimeout)
+			tm := l.measureFrom(scenario, t1, m, trigger)
+			if tm.MoveMS > ms(tc.bound) {
+				t.Errorf("the IP reached the MASTER %.0f ms after the heal, more than %v", tm.MoveMS, tc.bound)
+			}
+			l.waitHooksIdle()
+			if got := l.sim.holder(); got != m.dropletID {
+				t.Fatalf("holder %d after the heal, want the MASTER %d", got, m.dropletID)
+			}
+			if st := b.state(); st != "BACKUP" {
+				t.Fatalf("%s is %s after the heal, want BACKUP", b.name, st)
+			}
+		})
+	}
+}
+
+// Scenario 7: the API misbehaves while the BACKUP takes over; do-fip's retries still get
+// the IP to the new MASTER within its deadline.
+func TestFailoverAPITrouble(t *testing.T) {
+	cases := map[string]struct {
+		faults       []dosim.Fault
+		actionFaults []dosim.ActionFault
+	}{
+		"429 burst":      {faults: []dosim.Fault{{Path: "/v2/", Status: 429, RetryAfter: 1, Times: 4}}},
+		"5xx":            {faults: []dosim.Fault{{Path: "/v2/", Status: 503, Times: 2}, {Path: "/v2/", Status: 500, Times: 2}}},
+		"slow action":    {actionFaults: []dosim.ActionFault{{Latency: 6 * time.Second, Times: 1}}},
+		"action errored": {actionFaults: []dosim.ActionFault{{Outcome: dosim.OutcomeErrored, Times: 1}}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := newLab(t, labOptions{})
+			m := l.ready()
+			b := l.nodes[1]
+			for _, f := range tc.faults {
+				l.sim.must(l.sim.do("POST", "/_sim/faults", f, nil))
+			}
+			for _, f := range tc.actionFaults {
+				l.sim.must(l.sim.do("POST", "/_sim/action-faults", f, nil))
+				// Action faults change when an action completes: time the move by polling.
+				l.latency = 0
+			}
+			t0 := time.Now()
+			m.setHealthy(false)
+			l.measure("API trouble: "+name, t0, b)
+			l.waitHooksIdle()
+			if got := l.sim.holder(); got != b.dropletID {
+				t.Fatalf("holder %d after every hook ended, want %d", got, b.dropletID)
+			}
+		})
+	}
+}
+
+// Scenario 8: three nodes. The MASTER dies, then the next one: the IP follows each time.
+func TestThreeNodes(t *testing.T) {
+	l := newLab(t, labOptions{nodes: 3})
+	m := l.ready()
+	if m != l.nodes[0] {
+		t.Fatalf("MASTER is %s, want lb1", m.name)
+	}
+	for _, step := range []struct{ dies, next *node }{{l.nodes[0], l.nodes[1]}, {l.nodes[1], l.nodes[2]}} {
+		t0 := time.Now()
+		step.dies.crash()
+		l.measure("three nodes: "+step.dies.name+" dies", t0, step.next)
+		l.waitHooksIdle()
+		if got := l.sim.holder(); got != step.next.dropletID {
+			t.Fatalf("holder %d after %s died, want %s (%d)", got, step.dies.name, step.next.name, step.next.dropletID)
+		}
 	}
 }
