@@ -83,6 +83,8 @@ func newApp(version string, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			assignCommand(),
 			statusCommand(),
+			notifyCommand(),
+			reconcileCommand(),
 			simulateCommand(),
 			manCommand(),
 			completionCommand(),

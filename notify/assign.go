@@ -282,7 +282,8 @@ func (r *run) classify(ctx context.Context, err error) error {
 }
 
 func (r *run) timeout(ctx context.Context, last error) error {
-	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Stopped from outside: a newer transition superseded this run, or keepalived sent SIGTERM.
 		return fmt.Errorf("stopped after %d ms: %w", r.elapsed(), context.Cause(ctx))
 	}
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
