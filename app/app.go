@@ -83,6 +83,8 @@ func newApp(version string, stdout, stderr io.Writer) *cli.App {
 		Commands: []*cli.Command{
 			assignCommand(),
 			statusCommand(),
+			notifyCommand(),
+			reconcileCommand(),
 			simulateCommand(),
 			manCommand(),
 			completionCommand(),
@@ -121,7 +123,7 @@ func (e *env) close() { e.log.Close() }
 // fail logs err with its exit code and hint, prints it for a person, and marks it reported.
 func (e *env) fail(w io.Writer, err error) error {
 	code := exitCode(err)
-	ev := e.log.Error().Str("event", "failed").Int("exit_code", code)
+	ev := e.log.Record.Error().Str("event", "failed").Int("exit_code", code)
 	if h := hintFor(err); h != "" {
 		ev = ev.Str("hint", h)
 	}

@@ -660,3 +660,17 @@ func TestGarbageSuccessBody(t *testing.T) {
 		t.Fatalf("err = %v, want a decoding error naming the IP", err)
 	}
 }
+
+func TestZeroLoggerRetriesQuietly(t *testing.T) {
+	f := newFake(t, map[string][]reply{
+		"GET /v2/reserved_ips/203.0.113.10": {{drop: true}, {status: 200, body: reservedIPAssigned}},
+	})
+	c, err := New(Options{Token: testToken, BaseURL: f.srv.URL, AllowInsecure: true, UserAgent: testUA,
+		RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetIP(context.Background(), ip4); err != nil || c.Requests() != 2 {
+		t.Fatalf("err = %v after %d requests, want success after 2", err, c.Requests())
+	}
+}

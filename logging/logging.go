@@ -26,6 +26,8 @@ type Options struct {
 // Logger is a configured zerolog logger and the sinks to close when the run ends.
 type Logger struct {
 	zerolog.Logger
+	// Record logs to the file and syslog only, for what the command also prints for a person on stderr.
+	Record  zerolog.Logger
 	closers []io.Closer
 	// Problems lists sinks that could not be opened; they are logged to the sinks that could.
 	Problems []string
@@ -44,10 +46,6 @@ func (l *Logger) Close() {
 func New(o Options) *Logger {
 	l := &Logger{}
 	var writers []io.Writer
-	if o.Stderr != nil {
-		cw := zerolog.ConsoleWriter{Out: o.Stderr, TimeFormat: "15:04:05.000", NoColor: !isTerminal(o.Stderr)}
-		writers = append(writers, cw)
-	}
 	if o.File != "" {
 		f, err := os.OpenFile(o.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 		if err != nil {
@@ -70,11 +68,18 @@ func New(o Options) *Logger {
 	if err != nil || o.Level == "" {
 		level = zerolog.InfoLevel
 	}
-	ctx := zerolog.New(zerolog.MultiLevelWriter(writers...)).Level(level).With().Timestamp().Int("pid", os.Getpid())
-	if o.Command != "" {
-		ctx = ctx.Str("cmd", o.Command)
+	build := func(ws []io.Writer) zerolog.Logger {
+		ctx := zerolog.New(zerolog.MultiLevelWriter(ws...)).Level(level).With().Timestamp().Int("pid", os.Getpid())
+		if o.Command != "" {
+			ctx = ctx.Str("cmd", o.Command)
+		}
+		return ctx.Logger()
 	}
-	l.Logger = ctx.Logger()
+	l.Record = build(writers)
+	if o.Stderr != nil {
+		writers = append(writers, zerolog.ConsoleWriter{Out: o.Stderr, TimeFormat: "15:04:05.000", NoColor: !isTerminal(o.Stderr)})
+	}
+	l.Logger = build(writers)
 	for _, p := range l.Problems {
 		l.Warn().Str("event", "log_sink_unavailable").Msg(p)
 	}
