@@ -7,35 +7,19 @@ import (
 	"testing"
 )
 
-// hookBinary builds do-fip into dir/bin and returns the program keepalived runs as its
-// hook and the real do-fip (which also serves the simulator). DO_FIP_E2E_HOOK names a
-// stand-in hook to put in front of the real binary, which then sits next to it as
-// do-fip.real.
-func hookBinary(t *testing.T, dir string) (hook, real string) {
+// buildDoFip builds do-fip (statically, as shipped) into dir/bin: the hook every node's
+// keepalived runs and the simulator the cloud namespace serves.
+func buildDoFip(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	if err := os.Mkdir(bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	hook = filepath.Join(bin, "do-fip")
-	real = hook
-	standIn := os.Getenv("DO_FIP_E2E_HOOK")
-	if standIn != "" {
-		real = hook + ".real"
-	}
-	cmd := exec.Command("go", "build", "-o", real, "..")
+	out := filepath.Join(bin, "do-fip")
+	cmd := exec.Command("go", "build", "-o", out, "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build do-fip: %v\n%s", err, out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build do-fip: %v\n%s", err, b)
 	}
-	if standIn != "" {
-		b, err := os.ReadFile(standIn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(hook, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return hook, real
+	return out
 }

@@ -58,7 +58,7 @@ func (l *lab) startCloud(latency time.Duration) *cloud {
 		base:   "http://" + cloudAddr,
 	}
 	c.sim = startProc(t, l.cloud, "dosim", l.dir, []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
-		l.real, "simulate", "--listen", cloudAddr+":80", "--listen", metaAddr+":80", "--world", world)
+		l.bin, "simulate", "--listen", cloudAddr+":80", "--listen", metaAddr+":80", "--world", world)
 	if _, ok := c.sim.out.waitFor(time.Time{}, 10*time.Second, func(s string) bool {
 		return strings.HasPrefix(s, "dosim: action latency")
 	}); !ok {

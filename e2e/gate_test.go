@@ -29,4 +29,5 @@ func requireLab(t *testing.T) {
 	if len(missing) > 0 {
 		t.Fatalf("%s=1 but missing: %v (apt-get install -y keepalived iproute2; run as root)", envE2E, missing)
 	}
+	reapStale(t)
 }

@@ -39,8 +39,7 @@ type lab struct {
 	dir    string
 	bridge string
 	cloud  string
-	bin    string // the hook binary keepalived runs
-	real   string // do-fip itself
+	bin    string // do-fip: every node's hook, and the simulator
 	nodes  []*node
 	sim    *cloud
 	// latency is the simulator's action latency, for timing a move to the instant the
@@ -76,7 +75,7 @@ func newLab(t *testing.T, opt labOptions) *lab {
 	}
 	ensureScriptUser(t)
 	l := &lab{t: t, dir: scriptDir(t), bridge: nsName(t, "br"), cloud: nsName(t, "cloud")}
-	l.bin, l.real = hookBinary(t, l.dir)
+	l.bin = buildDoFip(t, l.dir)
 
 	addNS(t, l.bridge)
 	ipIn(t, l.bridge, "link", "add", "br0", "type", "bridge")

@@ -23,6 +23,37 @@ func nsName(t *testing.T, role string) string {
 	return fmt.Sprintf("dofip-%d-%08x-%s", os.Getpid(), h.Sum32(), role)
 }
 
+// reapStale deletes namespaces left by an earlier run of these tests that was killed
+// before its cleanup could run: named dofip-<pid>-..., with that PID gone. Namespaces of
+// runs still alive are left alone.
+func reapStale(t *testing.T) {
+	t.Helper()
+	out, err := runErr("ip", "netns", "list")
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(out) {
+		rest, ok := strings.CutPrefix(f, "dofip-")
+		if !ok {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid == os.Getpid() || syscall.Kill(pid, 0) != syscall.ESRCH {
+			continue
+		}
+		if pids, _ := runErr("ip", "netns", "pids", f); strings.TrimSpace(pids) != "" {
+			t.Logf("stale namespace %s still has processes %s; leaving it", f, strings.Fields(pids))
+			continue
+		}
+		if out, err := runErr("ip", "netns", "del", f); err != nil {
+			t.Logf("delete stale namespace %s: %v %s", f, err, out)
+			continue
+		}
+		t.Logf("deleted namespace %s left by a killed run", f)
+	}
+}
+
 // addNS creates a network namespace with loopback up and deletes it when the test ends,
 // after killing any process still inside it by PID (hooks keepalived left running).
 func addNS(t *testing.T, name string) {
@@ -31,7 +62,9 @@ func addNS(t *testing.T, name string) {
 	t.Cleanup(func() {
 		out, _ := runErr("ip", "netns", "pids", name)
 		for _, f := range strings.Fields(out) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			// Never this test process: a thread of it may have entered the namespace to
+			// dial the simulator (see dialerIn), and then it is listed too.
+			if pid, err := strconv.Atoi(f); err == nil && pid > 1 && pid != os.Getpid() {
 				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
