@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -23,15 +24,19 @@ var hookKeywords = map[string]bool{
 	"notify_master_rx_lower_pri": true,
 }
 
-// lintKeepalived finds the mistakes keepalived 2.2.7 itself lets through: an unquoted
-// command with arguments ("notify_master /usr/bin/do-fip assign" makes "assign" a user
-// name and keepalived drops the hook at start-up; an unquoted vrrp_script loses its
-// arguments; --config-test passes both), a do-fip subcommand that does not
-// exist, and an instance with both a generic notify and notify_master running do-fip
-// (keepalived starts both at once, so two runs would race for the IP).
-func lintKeepalived(conf string) []string {
-	var problems []string
-	var doFipHooks map[string]bool
+// hookLine is one keepalived setting whose value is a command.
+type hookLine struct {
+	line     int
+	keyword  string   // notify, script, ...
+	instance string   // the enclosing vrrp_instance, if any
+	cmd      []string // the command keepalived runs: the quoted string, else the first word
+	dropped  string   // first word after an unquoted command, which keepalived does not pass
+}
+
+// hookLines finds every command in a keepalived configuration.
+func hookLines(conf string) []hookLine {
+	var out []hookLine
+	instance := ""
 	depth := 0
 	sc := bufio.NewScanner(strings.NewReader(conf))
 	for n := 1; sc.Scan(); n++ {
@@ -43,41 +48,65 @@ func lintKeepalived(conf string) []string {
 		if len(fields) == 0 {
 			continue
 		}
-		if fields[0] == "vrrp_instance" || fields[0] == "vrrp_sync_group" {
-			doFipHooks = map[string]bool{}
+		if fields[0] == "vrrp_instance" && len(fields) > 1 {
+			instance = fields[1]
 		}
 		depth += strings.Count(text, "{") - strings.Count(text, "}")
-		if depth == 0 && doFipHooks != nil {
-			if doFipHooks["notify"] && doFipHooks["notify_master"] {
-				problems = append(problems, fmt.Sprintf("line %d: generic notify and notify_master both run do-fip: keepalived starts them at the same moment", n))
-			}
-			doFipHooks = nil
+		if depth == 0 {
+			instance = ""
 		}
 		if !hookKeywords[fields[0]] || len(fields) < 2 {
 			continue
 		}
-		// The command is the quoted string, or else the first word; any words after it
-		// name the user (and group) to run it as.
+		h := hookLine{line: n, keyword: fields[0], instance: instance}
+		// Quoted, any words after the command name the user (and group) to run it as.
 		value := strings.TrimSpace(strings.TrimPrefix(text, fields[0]))
-		var cmd []string
 		if rest, ok := strings.CutPrefix(value, `"`); ok {
 			quoted, _, _ := strings.Cut(rest, `"`)
-			cmd = strings.Fields(quoted)
+			h.cmd = strings.Fields(quoted)
 		} else {
-			cmd = fields[1:2]
+			h.cmd = fields[1:2]
 			if len(fields) > 2 {
-				problems = append(problems, fmt.Sprintf("line %d: %s: quote the whole command: keepalived does not pass %q to an unquoted one", n, fields[0], fields[2]))
-				continue
+				h.dropped = fields[2]
 			}
 		}
-		if len(cmd) == 0 || filepath.Base(cmd[0]) != "do-fip" {
+		out = append(out, h)
+	}
+	return out
+}
+
+// isDoFip tells whether a hook runs do-fip.
+func (h hookLine) isDoFip() bool { return len(h.cmd) > 0 && filepath.Base(h.cmd[0]) == "do-fip" }
+
+// lintKeepalived finds the mistakes keepalived 2.2.7 itself lets through: an unquoted
+// command with arguments ("notify_master /usr/bin/do-fip assign" makes "assign" a user
+// name and keepalived drops the hook at start-up; an unquoted vrrp_script loses its
+// arguments; --config-test passes both), a do-fip subcommand that does not exist, and an
+// instance with both a generic notify and notify_master running do-fip (keepalived starts
+// both at once, so two runs would race for the IP).
+func lintKeepalived(conf string) []string {
+	var problems []string
+	seen := map[string]map[string]bool{} // instance -> do-fip hook keywords
+	for _, h := range hookLines(conf) {
+		if h.dropped != "" {
+			problems = append(problems, fmt.Sprintf("line %d: %s: quote the whole command: keepalived does not pass %q to an unquoted one", h.line, h.keyword, h.dropped))
 			continue
 		}
-		if doFipHooks != nil {
-			doFipHooks[fields[0]] = true
+		if !h.isDoFip() {
+			continue
 		}
-		if len(cmd) < 2 || !slices.Contains([]string{"assign", "notify", "reconcile"}, cmd[1]) {
-			problems = append(problems, fmt.Sprintf("line %d: %s: do-fip needs assign, notify or reconcile, got %q", n, fields[0], strings.Join(cmd[1:], " ")))
+		if len(h.cmd) < 2 || !slices.Contains([]string{"assign", "notify", "reconcile"}, h.cmd[1]) {
+			problems = append(problems, fmt.Sprintf("line %d: %s: do-fip needs assign, notify or reconcile, got %q", h.line, h.keyword, strings.Join(h.cmd[1:], " ")))
+		}
+		if h.instance == "" {
+			continue
+		}
+		if seen[h.instance] == nil {
+			seen[h.instance] = map[string]bool{}
+		}
+		seen[h.instance][h.keyword] = true
+		if (h.keyword == "notify" || h.keyword == "notify_master") && seen[h.instance]["notify"] && seen[h.instance]["notify_master"] {
+			problems = append(problems, fmt.Sprintf("line %d: %s: generic notify and notify_master both run do-fip: keepalived starts them at the same moment", h.line, h.instance))
 		}
 	}
 	return problems
@@ -330,5 +359,58 @@ func TestExamplesKeepalivedRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExamplesDoFipCommands runs every do-fip command line of the keepalived examples,
+// with the words keepalived appends to a generic notify, through the real do-fip and
+// examples/do-fip.conf: a flag do-fip does not know or a key the config file may not
+// have fails here, not on a droplet at failover time. The state is BACKUP, so nothing
+// goes to the network (the URLs point at a closed loopback port to make sure).
+func TestExamplesDoFipCommands(t *testing.T) {
+	dir := t.TempDir()
+	bin := buildDoFip(t, dir)
+	token := filepath.Join(dir, "token")
+	if err := os.WriteFile(token, []byte("dosim-demo-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{
+		"PATH=/usr/bin:/bin",
+		"DO_FIP_CONFIG=" + filepath.Join("..", "examples", "do-fip.conf"),
+		"DO_FIP_STATE_DIR=" + filepath.Join(dir, "state"),
+		"DO_FIP_TOKEN_FILE=" + token,
+		"DO_FIP_SYSLOG=off",
+		"DO_FIP_API_URL=http://127.0.0.1:1",
+		"DO_FIP_METADATA_URL=http://127.0.0.1:1",
+		"DO_FIP_INSECURE_API=1",
+	}
+	if err := os.Mkdir(filepath.Join(dir, "state"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, path := range exampleConfs(t) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hookLines(string(b)) {
+			if !h.isDoFip() {
+				continue
+			}
+			args := append([]string(nil), h.cmd[1:]...)
+			if h.keyword == "notify" {
+				args = append(args, "INSTANCE", h.instance, "BACKUP", "100")
+			}
+			cmd := exec.Command(bin, args...)
+			cmd.Env = env
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Errorf("%s:%d: do-fip %s: %v\n%s", path, h.line, strings.Join(args, " "), err, out)
+			}
+			ran++
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no do-fip command in the examples")
 	}
 }
