@@ -414,3 +414,38 @@ func TestExamplesDoFipCommands(t *testing.T) {
 		t.Fatal("no do-fip command in the examples")
 	}
 }
+
+// TestLabWiringMatchesExample keeps the lab honest: the keepalived.conf the end-to-end
+// tests run must wire do-fip exactly as the shipped two-node example does.
+func TestLabWiringMatchesExample(t *testing.T) {
+	wiring := func(conf string) []string {
+		var out []string
+		for _, h := range hookLines(conf) {
+			if h.isDoFip() {
+				out = append(out, h.keyword+" "+strings.Join(h.cmd[1:], " "))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	b, err := os.ReadFile(filepath.Join(examplesDir, "two-node", "lb1.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lab strings.Builder
+	err = keepalivedConf.Execute(&lab, map[string]any{
+		"Name": "lb1", "User": scriptUser, "Health": "/run/healthy", "Bin": "/usr/bin/do-fip",
+		"Instance": "VI_1", "Priority": 150, "Addr": "10.200.0.11", "Peers": []string{"10.200.0.12"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, got := wiring(string(b)), wiring(lab.String()); !slices.Equal(want, got) {
+		t.Errorf("lab wiring %q, example wiring %q", got, want)
+	}
+	for _, line := range []string{"interval 15", "timeout 25", "weight 0", "enable_script_security"} {
+		if !strings.Contains(lab.String(), line) || !strings.Contains(string(b), line) {
+			t.Errorf("%q should be in both the lab's and the example's keepalived.conf", line)
+		}
+	}
+}
