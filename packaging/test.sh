@@ -1,0 +1,288 @@
+#!/bin/bash
+# Package test for do-fip (make package-test; CI). Run as root from the
+# repository root after "make package":
+#
+#   packaging/test.sh [DIST]        DIST defaults to dist
+#
+# .deb: lintian, contents, dpkg -i, do-fip run as keepalived runs it, owner and
+#       mode of config and state dir, man -w, upgrade keeps an edited config,
+#       dpkg -r keeps config and state, dpkg -P leaves nothing behind.
+# .rpm: file list, modes, owners, %config flags, scripts (rpm -qp) for every
+#       rpm; rpmlint as an unprivileged user; install and erase the host's rpm
+#       with a throwaway rpm database (rpm --dbpath TMP --nodeps). An rpm
+#       payload is never extracted as root: rpmlint runs as nobody, through a
+#       cpio that refuses absolute paths (nfpm writes absolute payload paths).
+#
+# Leaves the machine as it found it. The packages never delete the
+# keepalived_script user (other keepalived scripts may run as it); this test
+# deletes the user and group again only if they did not exist when it started
+# and the user is the one preinstall made. The user-handling cases (create,
+# idempotent, leave an existing user alone, warn about a tutorial-made user)
+# run against a private copy of /etc in a mount namespace.
+# It refuses to run if do-fip is already installed or /etc/do-fip or
+# /var/lib/do-fip exist, so it never touches a real installation. Tools it
+# needs (lintian rpm rpmlint rpm2cpio man-db file cpio) are installed with
+# apt-get only if missing, and left installed.
+#
+# While it runs, keepalived_script exists: a keepalived that (re)loads its
+# configuration in that window runs its scripts as that user.
+#
+# Ends with "N passed, M failed"; exits non-zero if any check failed.
+set -u
+
+dist=${1:-dist}
+name=do-fip
+kuser=keepalived_script
+pass=0
+fail=0
+
+die() { echo "package-test: $*" >&2; exit 2; }
+
+[ "$(id -u)" = 0 ] || die "run as root (it installs and removes packages)"
+
+# --- tools ----------------------------------------------------------------
+missing=""
+for pair in lintian:lintian rpm:rpm rpmlint:rpmlint rpm2cpio:rpm2cpio man:man-db file:file cpio:cpio; do
+	command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
+done
+if [ -n "$missing" ]; then
+	echo "package-test: installing$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null ||
+		die "apt-get install$missing failed"
+fi
+
+# --- refuse to touch a real installation ------------------------------------
+if dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -qv 'not-installed'; then
+	die "$name is installed (dpkg): remove it first, this test installs and purges it"
+fi
+for p in /etc/do-fip /var/lib/do-fip /usr/bin/do-fip; do
+	[ ! -e "$p" ] || die "$p exists: this test would delete it"
+done
+
+deb_arch=$(dpkg --print-architecture)
+rpm_arch=$(rpm --eval '%{_arch}')
+debs=("$dist"/${name}_*_"$deb_arch".deb)
+rpms=("$dist"/${name}-*."$rpm_arch".rpm)
+[ ${#debs[@]} = 1 ] && [ -f "${debs[0]}" ] || die "want exactly one $dist/${name}_*_$deb_arch.deb (make package)"
+[ ${#rpms[@]} = 1 ] && [ -f "${rpms[0]}" ] || die "want exactly one $dist/${name}-*.$rpm_arch.rpm (make package)"
+deb=${debs[0]}
+rpm=${rpms[0]}
+
+# --- state and cleanup ----------------------------------------------------
+# The comment preinstall.sh gives the user it creates.
+ours="keepalived scripts (do-fip)"
+had_user=no had_group=no
+getent passwd "$kuser" >/dev/null && had_user=yes
+getent group "$kuser" >/dev/null && had_group=yes
+
+tmp=$(mktemp -d /tmp/do-fip-package-test.XXXXXX)
+chmod 0755 "$tmp"
+rpmdb="$tmp/rpmdb"
+
+cleanup() {
+	set +e
+	if dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -qv 'not-installed'; then
+		dpkg -P "$name" >/dev/null 2>&1
+	fi
+	if [ -d "$rpmdb" ] && rpm --dbpath "$rpmdb" -q "$name" >/dev/null 2>&1; then
+		rpm --dbpath "$rpmdb" -e --nodeps "$name" >/dev/null 2>&1
+	fi
+	rm -f /etc/do-fip/do-fip.conf.rpmsave
+	rm -rf /var/lib/do-fip
+	rmdir /etc/do-fip 2>/dev/null
+	# Only a user this run created (its comment says so): another process on
+	# the machine may have created keepalived_script meanwhile.
+	if [ "$had_user" = no ] && getent passwd "$kuser" | grep -q ":$ours:"; then userdel "$kuser"; fi
+	if [ "$had_group" = no ] && getent group "$kuser" >/dev/null && ! getent passwd "$kuser" >/dev/null; then
+		groupdel "$kuser"
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# check DESCRIPTION COMMAND...: one counted check; output shown on failure.
+check() {
+	local desc=$1
+	shift
+	if "$@" >"$tmp/out" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok   $desc"
+	else
+		fail=$((fail + 1))
+		echo "FAIL $desc"
+		sed 's/^/     /' "$tmp/out"
+	fi
+}
+
+# Runs a command the way keepalived runs a hook: as keepalived_script, with
+# its primary group only (keepalived clears supplementary groups).
+as_hook() {
+	setpriv --reuid="$kuser" --regid="$(id -g "$kuser")" --clear-groups -- "$@"
+}
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
+
+is() { # is WANT COMMAND...: the command's output equals WANT
+	local want=$1 got
+	shift
+	got=$("$@") || return 1
+	[ "$got" = "$want" ] || { echo "want: $want"; echo "got:  $got"; return 1; }
+}
+absent() { local p; for p; do [ ! -e "$p" ] || { echo "still there: $p"; return 1; }; done; }
+present() { local p; for p; do [ -s "$p" ] || { echo "missing or empty: $p"; return 1; }; done; }
+contains() { grep -q -- "$2" "$1" || { echo "no \"$2\" in:"; cat "$1"; return 1; }; }
+
+files=(
+	/usr/bin/do-fip
+	/etc/do-fip/do-fip.conf
+	/usr/share/man/man1/do-fip.1.gz
+	/usr/share/bash-completion/completions/do-fip
+	/usr/share/zsh/vendor-completions/_do-fip
+	/usr/share/doc/do-fip/copyright
+	/usr/share/doc/do-fip/changelog.Debian.gz
+	/usr/share/lintian/overrides/do-fip
+)
+examples=()
+if [ -d examples ]; then
+	while IFS= read -r f; do examples+=("/usr/share/doc/do-fip/$f"); done < <(find examples -type f ! -name '.*' | LC_ALL=C sort)
+fi
+
+echo "package-test: $deb, $rpm"
+
+# =========================== .deb ===========================================
+cp "$deb" "$tmp/" && chmod 0644 "$tmp/$(basename "$deb")"
+check "lintian --fail-on error,warning (as nobody)" \
+	as_nobody env HOME="$tmp" lintian --fail-on error,warning "$tmp/$(basename "$deb")"
+
+dpkg-deb -c "$deb" >"$tmp/deb-list"
+check "deb: config is root/keepalived_script 0640 in the archive" \
+	contains "$tmp/deb-list" '^-rw-r----- root/keepalived_script .* \./etc/do-fip/do-fip.conf$'
+check "deb: state dir is keepalived_script 0750 in the archive" \
+	contains "$tmp/deb-list" '^drwxr-x--- keepalived_script/keepalived_script .* \./var/lib/do-fip/$'
+check "deb: Recommends keepalived" is keepalived dpkg-deb -f "$deb" Recommends
+
+check "dpkg -i" dpkg -i "$deb"
+check "installed files present" present "${files[@]}" ${examples[@]+"${examples[@]}"}
+check "config is a conffile" contains <(dpkg-query -W -f='${Conffiles}\n' "$name") '^ /etc/do-fip/do-fip.conf '
+check "user $kuser exists with a nologin shell" \
+	contains <(getent passwd "$kuser") ':/\(usr/\)\{0,1\}sbin/nologin$'
+check "do-fip --version as $kuser, the way keepalived runs hooks" \
+	contains <(as_hook /usr/bin/do-fip --version) '^do-fip [0-9]'
+check "runuser -u $kuser -- do-fip --version" \
+	contains <(runuser -u "$kuser" -- /usr/bin/do-fip --version) '^do-fip [0-9]'
+check "binary is static" contains <(file -L /usr/bin/do-fip) 'statically linked'
+check "config owner and mode root:$kuser 640" is "root:$kuser 640" stat -c '%U:%G %a' /etc/do-fip/do-fip.conf
+check "config readable by $kuser (primary group only)" as_hook cat /etc/do-fip/do-fip.conf
+check "config not readable by nobody" bash -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups -- cat /etc/do-fip/do-fip.conf'
+check "state dir owner and mode $kuser:$kuser 750" is "$kuser:$kuser 750" stat -c '%U:%G %a' /var/lib/do-fip
+check "state dir writable by $kuser" as_hook touch /var/lib/do-fip/package-test
+check "man -w do-fip" is /usr/share/man/man1/do-fip.1.gz man -w do-fip
+check "man page renders without groff warnings" \
+	bash -c 'MANWIDTH=80 man --warnings -l /usr/share/man/man1/do-fip.1.gz 2>&1 >/dev/null | (! grep .)'
+check "bash completion parses" bash -n /usr/share/bash-completion/completions/do-fip
+
+echo "# edited by package-test" >>/etc/do-fip/do-fip.conf
+check "dpkg -i again (upgrade path) keeps the edited config" \
+	bash -c "dpkg -i '$deb' >/dev/null && grep -q '^# edited by package-test' /etc/do-fip/do-fip.conf"
+
+check "dpkg -r" dpkg -r "$name"
+check "after remove: binary and man page gone" absent /usr/bin/do-fip /usr/share/man/man1/do-fip.1.gz
+check "after remove: edited config kept" grep -q '^# edited by package-test' /etc/do-fip/do-fip.conf
+check "after remove: state kept" test -e /var/lib/do-fip/package-test
+check "after remove: status config-files" is "deinstall ok config-files" dpkg-query -W -f='${Status}' "$name"
+
+check "dpkg -P" dpkg -P "$name"
+check "after purge: dpkg -L knows nothing" bash -c "! dpkg -L '$name'"
+check "after purge: config, state and every file gone" \
+	absent /etc/do-fip /var/lib/do-fip "${files[@]}" ${examples[@]+"${examples[@]}"}
+check "after purge: $kuser kept (by design)" getent passwd "$kuser"
+
+# ===================== maintainer scripts, private /etc =====================
+# The user handling runs against a private copy of /etc (own mount namespace):
+# other processes on this machine keep seeing the real keepalived_script (or
+# its absence) while the scripts delete, create or find one.
+cp -a /etc "$tmp/etc"
+getent passwd "$kuser" >"$tmp/passwd-before" || true
+cat >"$tmp/scripts-test" <<'EOF'
+set -e
+[ -d "$1/etc" ] || exit 1
+mount --bind "$1/etc" /etc
+userdel keepalived_script 2>/dev/null || true
+groupdel keepalived_script 2>/dev/null || true
+sh packaging/scripts/preinstall.sh install
+sh packaging/scripts/preinstall.sh upgrade 1 # twice: must be idempotent
+echo "user=$(getent passwd keepalived_script | cut -d: -f1,6,7)"
+echo "group=$(id -gn keepalived_script)"
+echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | wc -l)"
+# The seed tutorial's user: primary group "users".
+userdel keepalived_script
+useradd -g users -M keepalived_script
+echo "warn2=$(sh packaging/scripts/postinstall.sh configure 2>&1 | grep -c 'primary group of user keepalived_script is "users"')"
+echo "rpmwarn=$(sh packaging/scripts/postinstall.sh 1 2>&1 | grep -c 'usermod -g keepalived_script')"
+sh packaging/scripts/preinstall.sh install
+echo "after=$(id -gn keepalived_script)"
+EOF
+unshare --mount --propagation private bash "$tmp/scripts-test" "$tmp" >"$tmp/scripts-out" 2>&1
+check "preinstall creates $kuser: no home, nologin shell" \
+	contains "$tmp/scripts-out" '^user=keepalived_script:/nonexistent:/\(usr/\)\{0,1\}sbin/nologin$'
+check "preinstall makes group $kuser the user's primary group" contains "$tmp/scripts-out" "^group=$kuser$"
+check "postinstall is silent for a user it made" contains "$tmp/scripts-out" '^warn1=0$'
+check "postinstall warns about a tutorial-made user (primary group users)" contains "$tmp/scripts-out" '^warn2=1$'
+check "postinstall warns the same under rpm (\$1 = 1)" contains "$tmp/scripts-out" '^rpmwarn=1$'
+check "preinstall leaves an existing user alone" contains "$tmp/scripts-out" '^after=users$'
+check "the real /etc was not touched" is "$(cat "$tmp/passwd-before")" getent passwd "$kuser"
+rm -rf "$tmp/etc"
+
+# =========================== .rpm ===========================================
+# Queries only: rpm -qp reads headers, never the payload.
+for r in "$dist"/${name}-*.rpm; do
+	b=$(basename "$r")
+	rpm -qp --qf '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} (%{FILEFLAGS:fflags}) %{FILENAMES}\n]' "$r" >"$tmp/rpm-files" 2>&1
+	cat >"$tmp/rpm-want" <<-EOF
+		drwxr-xr-x root:root () /etc/do-fip
+		-rw-r----- root:$kuser (cn) /etc/do-fip/do-fip.conf
+		-rwxr-xr-x root:root () /usr/bin/do-fip
+		-rw-r--r-- root:root () /usr/share/bash-completion/completions/do-fip
+		-rw-r--r-- root:root (l) /usr/share/licenses/do-fip/LICENSE
+		-rw-r--r-- root:root (d) /usr/share/man/man1/do-fip.1.gz
+		-rw-r--r-- root:root () /usr/share/zsh/site-functions/_do-fip
+		drwxr-x--- $kuser:$kuser () /var/lib/do-fip
+	EOF
+	for e in ${examples[@]+"${examples[@]}"}; do echo "-rw-r--r-- root:root () $e"; done >>"$tmp/rpm-want"
+	LC_ALL=C sort -k4 -o "$tmp/rpm-want" "$tmp/rpm-want"
+	LC_ALL=C sort -k4 -o "$tmp/rpm-files" "$tmp/rpm-files"
+	check "rpm $b: file list, modes, owners, flags (c=%config n=noreplace d=%doc l=%license)" \
+		diff "$tmp/rpm-want" "$tmp/rpm-files"
+	rpm -qp --scripts "$r" >"$tmp/rpm-scripts" 2>&1
+	check "rpm $b: %pre creates $kuser" contains "$tmp/rpm-scripts" 'useradd --system'
+	check "rpm $b: %post warns about the primary group" contains "$tmp/rpm-scripts" 'postinstall scriptlet'
+	check "rpm $b: no purge in %postun (rpm keeps state, .rpmsave for config)" bash -c "! grep -q 'rm -rf /var/lib/do-fip' '$tmp/rpm-scripts'"
+	check "rpm $b: Recommends keepalived, xz payload, fixed build host" \
+		is "keepalived xz do-fip.build" rpm -qp --qf '[%{RECOMMENDNAME}] %{PAYLOADCOMPRESSOR} %{BUILDHOST}\n' "$r"
+done
+
+# rpmlint unpacks the payload with "cpio -id"; nfpm's payload paths are
+# absolute. As nobody, with this cpio, it unpacks into its own temp dir.
+mkdir -p "$tmp/bin" "$tmp/rpmlint"
+printf '#!/bin/sh\nexec /usr/bin/cpio --no-absolute-filenames "$@"\n' >"$tmp/bin/cpio"
+chmod 0755 "$tmp/bin" "$tmp/bin/cpio" "$tmp/rpmlint"
+cp "$dist"/${name}-*.rpm packaging/rpmlint.toml "$tmp/rpmlint/"
+chmod 0644 "$tmp/rpmlint"/*
+check "rpmlint clean (as nobody)" bash -c "cd '$tmp/rpmlint' && setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+	env HOME='$tmp/rpmlint' PATH='$tmp/bin:$PATH' rpmlint -c '$tmp/rpmlint/rpmlint.toml' '$tmp/rpmlint'/*.rpm"
+
+mkdir -p "$rpmdb"
+check "rpm -i (throwaway rpm database)" rpm --dbpath "$rpmdb" -i --nodeps "$rpm"
+check "rpm: $kuser has primary group $kuser" is "$kuser" id -gn "$kuser"
+check "rpm: installed files verify (rpm -V)" rpm --dbpath "$rpmdb" -V "$name"
+check "rpm: config owner and mode root:$kuser 640" is "root:$kuser 640" stat -c '%U:%G %a' /etc/do-fip/do-fip.conf
+check "rpm: do-fip --version as $kuser" contains <(as_hook /usr/bin/do-fip --version) '^do-fip [0-9]'
+echo "# edited by package-test" >>/etc/do-fip/do-fip.conf
+check "rpm -e" rpm --dbpath "$rpmdb" -e --nodeps "$name"
+check "after erase: binary gone, edited config saved as .rpmsave" \
+	bash -c "[ ! -e /usr/bin/do-fip ] && grep -q '^# edited by package-test' /etc/do-fip/do-fip.conf.rpmsave"
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
