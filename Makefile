@@ -1,0 +1,49 @@
+# do-fip — `make help` lists what a developer can do.
+SHELL      := bash
+GO         ?= go
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo 0.0.0)
+LDFLAGS    := -s -w -X main.version=$(VERSION)
+BIN        := bin/do-fip
+GOTESTFLAGS ?=
+
+.PHONY: help build test unit e2e bench demo lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+build: ## build bin/do-fip (static)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+demo: build ## failover demo on the built-in simulator (no DigitalOcean account needed)
+	@scripts/demo.sh $(BIN)
+
+test: lint unit e2e-if-possible package-test-if-possible ## every test: lint, unit + CLI, end-to-end (root), packages (root)
+
+unit: ## unit and CLI tests (race detector on)
+	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: ## benchmarks that print failover figures
+	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./bench/
+
+clean: ## remove build outputs
+	rm -rf bin dist
+
+-include e2e/e2e.mk
+-include packaging/package.mk
+
+# Targets that need root (network namespaces, dpkg) run when they can; under CI they must.
+.PHONY: e2e-if-possible package-test-if-possible
+e2e-if-possible:
+	@if [ "$$(id -u)" = 0 ] && command -v keepalived >/dev/null && grep -q '^e2e:' e2e/e2e.mk 2>/dev/null; then \
+		$(MAKE) --no-print-directory e2e; \
+	elif [ "$$CI" = true ]; then echo "e2e: CI must run the end-to-end tests: need root, keepalived and e2e/e2e.mk" >&2; exit 1; \
+	else echo "e2e: skipped (needs root and keepalived: sudo make e2e)"; fi
+package-test-if-possible:
+	@if [ "$$(id -u)" = 0 ] && grep -q '^package-test:' packaging/package.mk 2>/dev/null && { [ "$$CI" = true ] || [ "$$DO_FIP_PACKAGE_TEST" = 1 ]; }; then \
+		$(MAKE) --no-print-directory package-test; \
+	elif [ "$$CI" = true ]; then echo "package-test: CI must run the package tests: need root and packaging/package.mk" >&2; exit 1; \
+	else echo "package-test: skipped (installs the .deb: run as root with DO_FIP_PACKAGE_TEST=1, or make package-test)"; fi

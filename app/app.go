@@ -1,0 +1,173 @@
+// Package app is do-fip's command line: it parses arguments, resolves the configuration, wires the clients
+// together and maps every outcome to a documented exit code. Only package main exits.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/doapi"
+	"github.com/do-fip/do-fip/logging"
+	"github.com/do-fip/do-fip/metadata"
+	"github.com/do-fip/do-fip/state"
+)
+
+// Run runs do-fip with args (args[0] is the program name) and returns the exit code.
+func Run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
+	a := newApp(version, stdout, stderr)
+	err := a.RunContext(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	if !errors.Is(err, errReported) {
+		// Not logged yet (bad arguments, bad configuration): keepalived discards stderr, so syslog gets it too.
+		l := logging.New(logging.Options{Level: "info", Syslog: "auto", Command: commandName(args)})
+		l.Error().Str("event", "failed").Int("exit_code", code).Msg(oneLine(err.Error()))
+		l.Close()
+		fmt.Fprintf(stderr, "do-fip: error: %s\n", oneLine(err.Error()))
+		if h := hintFor(err); h != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", h)
+		}
+	}
+	return code
+}
+
+func commandName(args []string) string {
+	for _, a := range args[min(1, len(args)):] {
+		if !strings.HasPrefix(a, "-") {
+			return a
+		}
+	}
+	return ""
+}
+
+// errReported wraps an error whose message the command already printed and logged.
+var errReported = errors.New("reported")
+
+type reported struct{ err error }
+
+func (r reported) Error() string { return r.err.Error() }
+func (r reported) Unwrap() []error {
+	return []error{r.err, errReported}
+}
+
+func newApp(version string, stdout, stderr io.Writer) *cli.App {
+	a := &cli.App{
+		Name:    "do-fip",
+		Usage:   "move a DigitalOcean reserved IP to this droplet when keepalived makes it MASTER",
+		Version: version,
+		Description: "do-fip is the keepalived notify hook for DigitalOcean reserved IPs. In keepalived.conf:\n\n" +
+			"   notify_master \"/usr/bin/do-fip assign\"\n\n" +
+			"(quote the whole command: unquoted, keepalived reads 'assign' as a user name and drops the hook).\n" +
+			"Settings come from flags, then DO_FIP_* environment variables, then the config file\n" +
+			"(" + config.DefaultConfigPath + "), then defaults. The API token never goes on the command line.\n" +
+			"Every run logs to syslog/journald (tag do-fip), to --log-file when set, and to stderr.\n\n" + exitCodesHelp,
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		// The library must never exit the process; Run maps errors to exit codes.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return &exitError{code: ExitUsage, err: err, hint: "run 'do-fip --help' for the usage"}
+		},
+		Commands: []*cli.Command{
+			assignCommand(),
+			statusCommand(),
+			simulateCommand(),
+			manCommand(),
+			completionCommand(),
+		},
+	}
+	for _, c := range a.Commands {
+		if c.OnUsageError == nil {
+			c.OnUsageError = a.OnUsageError
+		}
+	}
+	return a
+}
+
+// env is what a command that talks to DigitalOcean needs, built once per run.
+type env struct {
+	cfg    *config.Config
+	log    *logging.Logger
+	stdout io.Writer
+	getenv func(string) string
+}
+
+// setup resolves the configuration and opens the logs. A configuration error is still logged (to syslog with
+// the default settings), because keepalived discards the hook's stderr.
+func setup(c *cli.Context, command string) (*env, error) {
+	cfg, err := config.Load(explicit(c), os.Getenv)
+	if err != nil {
+		return nil, &exitError{code: ExitConfig, err: err} // Run logs it
+	}
+	l := logging.New(logging.Options{Level: cfg.LogLevel, File: cfg.LogFile, Syslog: cfg.Syslog,
+		Stderr: c.App.ErrWriter, Command: command})
+	return &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: os.Getenv}, nil
+}
+
+func (e *env) close() { e.log.Close() }
+
+// fail logs err with its exit code and hint, prints it for a person, and marks it reported.
+func (e *env) fail(w io.Writer, err error) error {
+	code := exitCode(err)
+	ev := e.log.Record.Error().Str("event", "failed").Int("exit_code", code)
+	if h := hintFor(err); h != "" {
+		ev = ev.Str("hint", h)
+	}
+	ev.Msg(oneLine(err.Error()))
+	fmt.Fprintf(w, "do-fip: error: %s\n", oneLine(err.Error()))
+	if h := hintFor(err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
+	return reported{err}
+}
+
+func (e *env) apiClient(version string) (*doapi.Client, error) {
+	tok, src, err := e.cfg.Token(e.getenv)
+	if err != nil {
+		return nil, &exitError{code: ExitConfig, err: err}
+	}
+	e.log.Debug().Str("token_source", src).Msg("found the API token")
+	c, err := doapi.New(doapi.Options{
+		Token:         tok.Reveal(),
+		BaseURL:       e.cfg.APIURL,
+		AllowInsecure: e.cfg.InsecureAPI,
+		UserAgent:     "do-fip/" + version,
+		Logger:        e.log.Logger,
+	})
+	if err != nil {
+		return nil, &exitError{code: ExitConfig, err: err}
+	}
+	return c, nil
+}
+
+func (e *env) metadataClient() *metadata.Client {
+	return metadata.NewClient(metadata.WithBaseURL(e.cfg.MetadataURL))
+}
+
+func (e *env) stateDir() (*state.Dir, error) {
+	d, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		return nil, &exitError{code: ExitConfig, err: fmt.Errorf("state dir %s: %w", e.cfg.StateDir, err),
+			hint: "create it for the user keepalived runs scripts as (keepalived_script), or set --state-dir"}
+	}
+	return d, nil
+}
+
+// deadline bounds a whole run so keepalived never accumulates hung hooks.
+func (e *env) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, e.cfg.Timeout, fmt.Errorf("deadline of %s passed", e.cfg.Timeout))
+}
+
+func since(t time.Time) int64 { return time.Since(t).Milliseconds() }

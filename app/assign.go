@@ -1,0 +1,239 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/metadata"
+	"github.com/do-fip/do-fip/notify"
+	"github.com/do-fip/do-fip/state"
+)
+
+func assignCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "assign",
+		Usage:     "move the reserved IPs to this droplet and wait until the move is verified",
+		ArgsUsage: "[IP ...] | IP DROPLET_ID",
+		Description: "Moves each reserved IP (arguments, else DO_FIP_IPS, else 'ips' in the config file) to this\n" +
+			"droplet, in parallel, and exits 0 once the API shows the droplet holding every IP. An IP that is\n" +
+			"already here costs one API read and no move. The tutorial form 'assign IP DROPLET_ID' works too.\n" +
+			"For keepalived: notify_master \"/usr/bin/do-fip assign\"",
+		Flags: append(commonFlags(), dropletIDFlag),
+		Action: func(c *cli.Context) error {
+			return runAssign(c, "assign")
+		},
+	}
+}
+
+// assignArgs parses assign's positional arguments: IPs, or the tutorial's "IP DROPLET_ID".
+func assignArgs(args []string) (ips []netip.Addr, dropletID int, err error) {
+	if len(args) == 2 {
+		if _, perr := netip.ParseAddr(args[1]); perr != nil && isDigits(args[1]) {
+			ip, err := config.ParseIP(args[0])
+			if err != nil {
+				return nil, 0, usageErr("bad IP argument: %v", err)
+			}
+			id, err := config.ParseDropletID(args[1])
+			if err != nil {
+				return nil, 0, usageErr("bad droplet ID argument: %v", err)
+			}
+			return []netip.Addr{ip}, id, nil
+		}
+	}
+	seen := map[netip.Addr]bool{}
+	for _, a := range args {
+		ip, err := config.ParseIP(a)
+		if err != nil {
+			return nil, 0, usageErr("bad IP argument: %v", err)
+		}
+		if seen[ip] {
+			return nil, 0, usageErr("bad IP argument: %s is given twice", ip)
+		}
+		seen[ip] = true
+		ips = append(ips, ip)
+	}
+	return ips, 0, nil
+}
+
+func isDigits(s string) bool {
+	return s != "" && strings.Trim(s, "0123456789") == ""
+}
+
+func runAssign(c *cli.Context, trigger string) error {
+	start := time.Now()
+	// Arguments are checked before anything else: bad input changes nothing and costs no request.
+	ips, argDroplet, err := assignArgs(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	e, err := setup(c, "assign")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if len(ips) == 0 {
+		ips = e.cfg.IPs
+	}
+	if len(ips) == 0 {
+		return e.fail(c.App.ErrWriter, usageErr("no reserved IP given: pass it as an argument, set DO_FIP_IPS or 'ips' in %s", e.cfg.ConfigPath))
+	}
+	api, err := e.apiClient(c.App.Version)
+	if err != nil {
+		return e.fail(c.App.ErrWriter, err)
+	}
+	dir, err := e.stateDir()
+	if err != nil {
+		return e.fail(c.App.ErrWriter, err)
+	}
+	ctx, cancel := e.deadline(c.Context)
+	defer cancel()
+
+	droplet := argDroplet
+	if droplet == 0 {
+		droplet = e.cfg.DropletID
+	}
+	a := &notify.Assigner{API: api, Log: e.log.Logger, DropletID: droplet}
+	mc := e.metadataClient()
+	if droplet == 0 {
+		md, err := mc.Get(ctx)
+		if err != nil {
+			return e.fail(c.App.ErrWriter, fmt.Errorf("learn this droplet's ID: %w", err))
+		}
+		a.DropletID, a.Region, a.Watch = md.DropletID, md.Region, mc
+	} else {
+		// The ID is known, so the first API request need not wait for the metadata service; it is asked in
+		// the background only to watch the move, if it describes the target droplet.
+		a.Watch = watchIfSelf(ctx, mc, droplet)
+	}
+	e.log.Info().Str("event", "start").Str("trigger", trigger).Int("droplet_id", a.DropletID).
+		Str("ips", joinIPs(ips)).Str("timeout", e.cfg.Timeout.String()).Msg("assigning reserved IPs to this droplet")
+
+	results := assignLocked(ctx, a, dir, ips)
+	rec := record(trigger, a.DropletID, start, results, api.Requests())
+	var firstErr error
+	for _, r := range results {
+		switch r.Outcome {
+		case notify.AlreadyHeld:
+			fmt.Fprintf(e.stdout, "%s: already on droplet %d\n", r.IP, a.DropletID)
+		case notify.Moved:
+			fmt.Fprintf(e.stdout, "%s: moved to droplet %d in %d ms (action %d)\n", r.IP, a.DropletID, r.Duration.Milliseconds(), r.ActionID)
+		default:
+			if firstErr == nil {
+				firstErr = r.Err
+			}
+		}
+	}
+	rec.ExitCode = exitCode(firstErr)
+	if firstErr != nil {
+		rec.Result, rec.Error = "error", oneLine(firstErr.Error())
+	}
+	if err := dir.WriteLastAssign(rec); err != nil {
+		e.log.Warn().Err(err).Str("event", "state_write_failed").Msg("could not record this run for 'do-fip status'")
+	}
+	if firstErr != nil {
+		return e.fail(c.App.ErrWriter, firstErr)
+	}
+	e.log.Info().Str("event", "done").Int64("elapsed_ms", since(start)).Int64("api_requests", api.Requests()).Msg("every IP is on this droplet")
+	return nil
+}
+
+// assignLocked assigns each IP under its lock, so two runs on this node never fight over one IP: the second
+// waits, then finds the IP already here and makes no move.
+func assignLocked(ctx context.Context, a *notify.Assigner, dir *state.Dir, ips []netip.Addr) []notify.Result {
+	out := make([]notify.Result, len(ips))
+	done := make(chan struct{}, len(ips))
+	for i, ip := range ips {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			lk, err := dir.LockIP(ctx, ip)
+			if err != nil {
+				if ctx.Err() != nil {
+					err = fmt.Errorf("%w: %w", notify.ErrTimeout, err)
+				}
+				out[i] = notify.Result{IP: ip, Outcome: notify.Failed, Err: err}
+				return
+			}
+			defer lk.Unlock()
+			out[i] = a.Assign(ctx, ip)
+		}()
+	}
+	for range ips {
+		<-done
+	}
+	return out
+}
+
+// watchIfSelf returns the metadata client when it describes droplet, checked in the background; until the
+// check answers, and if it fails, the move is followed through the API alone.
+func watchIfSelf(ctx context.Context, mc *metadata.Client, droplet int) notify.Metadata {
+	return &lazyWatch{mc: mc, droplet: droplet, ready: startCheck(ctx, mc)}
+}
+
+type lazyWatch struct {
+	mc      *metadata.Client
+	droplet int
+	ready   <-chan int
+	mu      sync.Mutex
+	self    int // droplet ID the metadata service reported; -1 when it failed
+}
+
+func startCheck(ctx context.Context, mc *metadata.Client) <-chan int {
+	ch := make(chan int, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		id, err := mc.DropletID(cctx)
+		if err != nil {
+			id = -1
+		}
+		ch <- id
+	}()
+	return ch
+}
+
+var errNotSelf = errors.New("the metadata service describes another droplet")
+
+func (w *lazyWatch) Get(ctx context.Context) (*metadata.Metadata, error) {
+	w.mu.Lock()
+	if w.self == 0 {
+		select {
+		case w.self = <-w.ready:
+		default:
+		}
+	}
+	self := w.self
+	w.mu.Unlock()
+	if self != w.droplet {
+		return nil, errNotSelf
+	}
+	return w.mc.Get(ctx)
+}
+
+func joinIPs(ips []netip.Addr) string {
+	s := make([]string, len(ips))
+	for i, ip := range ips {
+		s[i] = ip.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func record(trigger string, droplet int, start time.Time, results []notify.Result, requests int64) state.AssignRecord {
+	rec := state.AssignRecord{Time: start.UTC(), Trigger: trigger, DropletID: droplet, Result: "ok",
+		DurationMS: since(start), Requests: requests}
+	for _, r := range results {
+		ir := state.IPResult{IP: r.IP.String(), Result: string(r.Outcome), ActionID: r.ActionID, DurationMS: r.Duration.Milliseconds()}
+		if r.Err != nil {
+			ir.Error = oneLine(r.Err.Error())
+		}
+		rec.IPs = append(rec.IPs, ir)
+	}
+	return rec
+}

@@ -1,0 +1,576 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/do-fip/do-fip/dosim"
+)
+
+// These tests run the real do-fip binary against the simulator, as keepalived would run it.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "do-fip-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "do-fip")
+	build := exec.Command("go", "build", "-o", binary, "..")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build do-fip:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// token looks like a real DigitalOcean token so that a leak would be recognisable.
+const token = "dop_v1_5e1f0c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f"
+
+const (
+	ipv4 = "203.0.113.10"
+	ipv6 = "2001:db8:10::10"
+)
+
+type harness struct {
+	t   *testing.T
+	sim *dosim.Sim
+	srv *httptest.Server
+	dir string
+	env map[string]string
+}
+
+func newHarness(t *testing.T, mutate ...func(*dosim.World)) *harness {
+	t.Helper()
+	t.Parallel()
+	w := dosim.DemoWorld()
+	w.Tokens = []string{token}
+	w.ActionLatency = 150 * time.Millisecond
+	for _, m := range mutate {
+		m(&w)
+	}
+	sim, err := dosim.New(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sim.Handler())
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "do-fip.conf")
+	os.WriteFile(conf, []byte("# empty\n"), 0o644)
+	return &harness{t: t, sim: sim, srv: srv, dir: dir, env: map[string]string{
+		"DIGITALOCEAN_ACCESS_TOKEN": token,
+		"DO_FIP_INSECURE_API":       "1",
+		"DO_FIP_API_URL":            srv.URL,
+		"DO_FIP_METADATA_URL":       srv.URL + "/droplets/1001",
+		"DO_FIP_STATE_DIR":          filepath.Join(dir, "state"),
+		"DO_FIP_LOG_FILE":           filepath.Join(dir, "do-fip.log"),
+		"DO_FIP_SYSLOG":             "off",
+		"DO_FIP_CONFIG":             conf,
+		"DO_FIP_TIMEOUT":            "20s",
+	}}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+	elapsed        time.Duration
+}
+
+// run runs do-fip with the harness environment (and nothing else from this process's environment).
+func (h *harness) run(args ...string) result {
+	h.t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + h.dir}
+	for k, v := range h.env {
+		if v != "" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, s := range []string{r.stdout, r.stderr, h.logFile()} {
+		if strings.Contains(s, token) || strings.Contains(s, token[7:]) {
+			h.t.Fatalf("the token appears in do-fip's output or log")
+		}
+	}
+	return r
+}
+
+func (h *harness) logFile() string {
+	b, _ := os.ReadFile(h.env["DO_FIP_LOG_FILE"])
+	return string(b)
+}
+
+// requests returns the API (not metadata) requests whose method and path prefix match.
+func (h *harness) requests(method, prefix string) []dosim.Request {
+	var out []dosim.Request
+	for _, r := range h.sim.Requests() {
+		if !r.Metadata && (method == "" || r.Method == method) && strings.HasPrefix(r.Path, prefix) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (h *harness) allRequests() int { return len(h.sim.Requests()) }
+
+func (h *harness) wantCode(r result, code int) {
+	h.t.Helper()
+	if r.code != code {
+		h.t.Fatalf("exit code %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+func (h *harness) wantHolder(ip string, droplet int) {
+	h.t.Helper()
+	if got := h.sim.Holder(ip); got != droplet {
+		h.t.Fatalf("holder of %s is %d, want %d", ip, got, droplet)
+	}
+}
+
+func (h *harness) wantPosts(n int) {
+	h.t.Helper()
+	if got := len(h.requests("POST", "")); got != n {
+		h.t.Fatalf("%d POSTs, want %d: %+v", got, n, h.requests("", ""))
+	}
+}
+
+func TestAssignFirstMove(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	h.wantPosts(1)
+	post := h.requests("POST", "")[0]
+	if post.Path != "/v2/reserved_ips/"+ipv4+"/actions" {
+		t.Errorf("POST path %s", post.Path)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(post.Body), &body); err != nil || len(body) != 2 || body["type"] != "assign" || body["droplet_id"] != float64(1001) {
+		t.Errorf("POST body %s, want {\"droplet_id\":1001,\"type\":\"assign\"}", post.Body)
+	}
+	if !strings.Contains(r.stdout, ipv4+": moved to droplet 1001") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+	if n := len(h.requests("", "")); n > 8 {
+		t.Errorf("%d API requests for one move, want at most 8", n)
+	}
+	if !strings.Contains(h.logFile(), `"event":"moved"`) {
+		t.Errorf("log file lacks the moved event:\n%s", h.logFile())
+	}
+}
+
+func TestAssignAlreadyHeldMakesNoPost(t *testing.T) {
+	h := newHarness(t)
+	h.sim.Assign(ipv4, 1001)
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 0)
+	h.wantPosts(0)
+	if n := len(h.requests("", "")); n != 1 {
+		t.Errorf("%d API requests, want 1 read", n)
+	}
+	if !strings.Contains(r.stdout, "already on droplet 1001") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+func TestAssignBothFamiliesInParallel(t *testing.T) {
+	h := newHarness(t)
+	h.sim.Assign(ipv4, 1002)
+	r := h.run("assign", ipv4, ipv6)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	h.wantHolder(ipv6, 1001)
+	if n := len(h.requests("POST", "/v2/reserved_ipv6/"+ipv6)); n < 1 {
+		t.Errorf("no POST to the reserved_ipv6 endpoint")
+	}
+}
+
+func TestAssignTutorialForm(t *testing.T) {
+	h := newHarness(t)
+	h.env["DIGITALOCEAN_ACCESS_TOKEN"] = ""
+	h.env["DO_TOKEN"] = token
+	r := h.run("assign", ipv4, "1002")
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1002)
+}
+
+func TestAssignIPsFromEnvironment(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_IPS"] = ipv4 + "," + ipv6
+	h.wantCode(h.run("assign"), 0)
+	h.wantHolder(ipv4, 1001)
+	h.wantHolder(ipv6, 1001)
+}
+
+func TestAssignLegacyEndpoints(t *testing.T) {
+	h := newHarness(t, func(w *dosim.World) { w.LegacyOnly = true })
+	h.wantCode(h.run("assign", ipv4), 0)
+	h.wantHolder(ipv4, 1001)
+	if n := len(h.requests("POST", "/v2/floating_ips/"+ipv4+"/actions")); n != 1 {
+		t.Errorf("%d POSTs to the floating_ips endpoint, want 1", n)
+	}
+}
+
+func TestAssignRateLimitedHonoursRetryAfter(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/reserved_ips/", Times: 1, Status: 429, RetryAfter: 1})
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	reqs := h.requests("GET", "/v2/reserved_ips/")
+	if len(reqs) < 2 || reqs[0].Status != 429 {
+		t.Fatalf("requests %+v, want a 429 then a retry", reqs)
+	}
+	if gap := reqs[1].Time.Sub(reqs[0].Time); gap < 900*time.Millisecond {
+		t.Errorf("retried %v after a 429 with retry-after: 1, want about 1s", gap)
+	}
+}
+
+func TestAssignRidesOut5xxBursts(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 3, Status: 503})
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, Status: 500})
+	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 1, Status: 502, HTML: true})
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+}
+
+func TestAssignLostPostResponseDoesNotPostTwice(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, LoseResponse: true})
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	// The POST was processed but its answer lost: do-fip re-reads the IP (locked, then ours) instead of
+	// posting again into a 422.
+	h.wantPosts(1)
+}
+
+func TestAssignErroredActionIsRetried(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddActionFault(dosim.ActionFault{Times: 1, Outcome: dosim.OutcomeErrored})
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	h.wantPosts(2)
+}
+
+func TestAssignStuckActionEndsAtTheDeadline(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddActionFault(dosim.ActionFault{Outcome: dosim.OutcomeStuck})
+	r := h.run("assign", "--timeout", "2s", ipv4)
+	h.wantCode(r, 6)
+	if r.elapsed > 3*time.Second {
+		t.Errorf("ran %v with a 2s deadline, want at most deadline + 1s", r.elapsed)
+	}
+	if !strings.Contains(r.stderr, "deadline passed before the move was verified") || !strings.Contains(r.stderr, "hint: ") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestAssignActionNotFoundRightAfterCreate(t *testing.T) {
+	h := newHarness(t)
+	// Metadata of another droplet: no fast path, so completion must come from the API polls, which 404.
+	h.env["DO_FIP_METADATA_URL"] = h.srv.URL + "/droplets/1002"
+	h.sim.AddActionFault(dosim.ActionFault{Times: 1, NotFoundFor: 5 * time.Second})
+	r := h.run("assign", "--droplet-id", "1001", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	h.wantPosts(1)
+	var saw404 bool
+	for _, q := range h.requests("GET", "/v2/reserved_ips/"+ipv4+"/actions/") {
+		saw404 = saw404 || q.Status == 404
+	}
+	if !saw404 {
+		t.Error("the action GET never answered 404; the fault did not apply")
+	}
+}
+
+func TestAssignUnauthorizedStopsAtOnce(t *testing.T) {
+	h := newHarness(t)
+	h.env["DIGITALOCEAN_ACCESS_TOKEN"] = "dop_v1_" + strings.Repeat("0", 64)
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 4)
+	if n := len(h.requests("", "")); n != 1 {
+		t.Errorf("%d API requests after a 401, want 1", n)
+	}
+	if !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "hint:") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	if strings.Contains(r.stderr, strings.Repeat("0", 64)) {
+		t.Error("the rejected token is printed")
+	}
+}
+
+func TestAssignForbiddenHintsAtScopes(t *testing.T) {
+	h := newHarness(t, func(w *dosim.World) { w.Tokens = nil; w.ReadOnlyTokens = []string{token} })
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 4)
+	if !strings.Contains(r.stderr, "reserved_ip:update") {
+		t.Errorf("stderr %q lacks the scope hint", r.stderr)
+	}
+	h.wantHolder(ipv4, 0)
+}
+
+func TestAssignUnknownIP(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("assign", "203.0.113.99")
+	h.wantCode(r, 5)
+	h.wantPosts(0)
+	if !strings.Contains(r.stderr, "404") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestAssignRegionMismatch(t *testing.T) {
+	world := func(w *dosim.World) {
+		w.Droplets = append(w.Droplets, dosim.Droplet{ID: 1003, Name: "lb-sfo", Region: "sfo3", PublicIPv4: "198.51.100.13"})
+	}
+	t.Run("known from metadata: no POST", func(t *testing.T) {
+		h := newHarness(t, world)
+		h.env["DO_FIP_METADATA_URL"] = h.srv.URL + "/droplets/1003"
+		r := h.run("assign", ipv4)
+		h.wantCode(r, 5)
+		h.wantPosts(0)
+		if !strings.Contains(r.stderr, "region") {
+			t.Errorf("stderr %q", r.stderr)
+		}
+	})
+	t.Run("refused by the API", func(t *testing.T) {
+		h := newHarness(t, world)
+		h.env["DO_FIP_METADATA_URL"] = h.srv.URL + "/droplets/1001"
+		r := h.run("assign", "--droplet-id", "1003", ipv4)
+		h.wantCode(r, 5)
+		h.wantPosts(1)
+		h.wantHolder(ipv4, 0)
+	})
+}
+
+func TestAssignMetadataDown(t *testing.T) {
+	h := newHarness(t)
+	h.sim.AddFault(dosim.Fault{Metadata: true, Status: 503})
+	r := h.run("assign", ipv4)
+	h.wantCode(r, 7)
+	if n := len(h.requests("", "")); n != 0 {
+		t.Errorf("%d API requests without a droplet ID, want 0", n)
+	}
+	if !strings.Contains(r.stderr, "--droplet-id") {
+		t.Errorf("stderr %q lacks the --droplet-id hint", r.stderr)
+	}
+	r = h.run("assign", "--droplet-id", "1001", ipv4)
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		code int
+		want string
+	}{
+		"bad IP":                  {args: []string{"assign", "300.1.1.1"}, code: 2, want: `"300.1.1.1" is not an IP address`},
+		"private IP":              {args: []string{"assign", "10.0.0.1"}, code: 2, want: "not a public unicast"},
+		"IP twice":                {args: []string{"assign", ipv4, ipv4}, code: 2, want: "given twice"},
+		"unknown flag":            {args: []string{"assign", "--frobnicate", ipv4}, code: 2, want: "flag provided but not defined"},
+		"no IP anywhere":          {args: []string{"assign"}, code: 2, want: "no reserved IP given"},
+		"non-numeric droplet ID":  {args: []string{"assign", "--droplet-id", "lb-a", ipv4}, code: 3, want: `"lb-a" is not a droplet ID`},
+		"bad timeout":             {args: []string{"assign", "--timeout", "fast", ipv4}, code: 3, want: `timeout "fast"`},
+		"http API without opt-in": {args: []string{"assign", ipv4}, env: map[string]string{"DO_FIP_INSECURE_API": ""}, code: 3, want: "refusing an http:// API URL"},
+		"no token":                {args: []string{"assign", ipv4}, env: map[string]string{"DIGITALOCEAN_ACCESS_TOKEN": ""}, code: 3, want: "no API token"},
+		"missing config file":     {args: []string{"assign", "--config", "/nonexistent/do-fip.conf", ipv4}, code: 3, want: "no such file"},
+		"state dir is a file":     {args: []string{"assign", "--state-dir", "/dev/null", ipv4}, code: 3, want: "state dir /dev/null"},
+		"completion of no shell":  {args: []string{"completion", "fish"}, code: 2, want: "bash or zsh"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			for k, v := range tc.env {
+				h.env[k] = v
+			}
+			r := h.run(tc.args...)
+			h.wantCode(r, tc.code)
+			if !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q, want %q", r.stderr, tc.want)
+			}
+			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
+				t.Errorf("error takes %d lines, want one (and a hint): %q", lines, r.stderr)
+			}
+			if n := h.allRequests(); n != 0 {
+				t.Errorf("%d requests made on bad input, want 0", n)
+			}
+		})
+	}
+}
+
+func TestConfigFileErrors(t *testing.T) {
+	h := newHarness(t)
+	conf := filepath.Join(h.dir, "bad.conf")
+	os.WriteFile(conf, []byte("ips = "+ipv4+"\ntimeuot = 5s\n"), 0o644)
+	r := h.run("assign", "--config", conf)
+	h.wantCode(r, 3)
+	if !strings.Contains(r.stderr, `bad.conf:2: config syntax error: unknown key "timeuot"`) {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	if h.allRequests() != 0 {
+		t.Error("requests made with a broken config")
+	}
+}
+
+func TestTokenFilePermissions(t *testing.T) {
+	h := newHarness(t)
+	h.env["DIGITALOCEAN_ACCESS_TOKEN"] = ""
+	p := filepath.Join(h.dir, "token")
+	os.WriteFile(p, []byte(token+"\n"), 0o644)
+	os.Chmod(p, 0o644)
+	r := h.run("assign", "--token-file", p, ipv4)
+	h.wantCode(r, 3)
+	if !strings.Contains(r.stderr, "chmod 600") {
+		t.Errorf("stderr %q lacks the fix", r.stderr)
+	}
+	if h.allRequests() != 0 {
+		t.Error("requests made with a loose token file")
+	}
+	os.Chmod(p, 0o600)
+	h.wantCode(h.run("assign", "--token-file", p, ipv4), 0)
+	h.wantHolder(ipv4, 1001)
+}
+
+func TestPrecedenceFlagEnvFile(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_METADATA_URL"] = h.srv.URL + "/droplets/1001"
+	conf := filepath.Join(h.dir, "prec.conf")
+	os.WriteFile(conf, []byte("droplet_id = 1002\nips = "+ipv4+"\n"), 0o644)
+	h.env["DO_FIP_CONFIG"] = conf
+
+	h.wantCode(h.run("assign"), 0)
+	h.wantHolder(ipv4, 1002) // file over the metadata default
+
+	h.env["DO_FIP_DROPLET_ID"] = "1001"
+	h.wantCode(h.run("assign"), 0)
+	h.wantHolder(ipv4, 1001) // env over file
+
+	h.wantCode(h.run("assign", "--droplet-id", "1002"), 0)
+	h.wantHolder(ipv4, 1002) // flag over env
+}
+
+func TestTokenNeverLogged(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_LOG_LEVEL"] = "debug"
+	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 1, Status: 429, RetryAfter: 1})
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, Status: 500})
+	h.wantCode(h.run("assign", ipv4), 0)
+	h.wantCode(h.run("status", "--json", ipv4), 0)
+	// run() fails the test if the token shows up anywhere; make sure debug lines were really written.
+	if !strings.Contains(h.logFile(), `"level":"debug"`) {
+		t.Fatal("no debug lines logged; the check proves nothing")
+	}
+}
+
+func TestStatusJSON(t *testing.T) {
+	h := newHarness(t)
+	h.sim.Assign(ipv4, 1002)
+	h.wantCode(h.run("assign", ipv4), 0)
+	r := h.run("status", "--json", ipv4, ipv6)
+	h.wantCode(r, 0)
+	var st struct {
+		DropletID int    `json:"droplet_id"`
+		Hostname  string `json:"hostname"`
+		IPs       []struct {
+			IP       string `json:"ip"`
+			Holder   int    `json:"holder_droplet_id"`
+			HeldHere bool   `json:"held_here"`
+			Metadata bool   `json:"metadata_held_here"`
+		} `json:"ips"`
+		LastAssign *struct {
+			Result string `json:"result"`
+			IPs    []struct {
+				Result   string `json:"result"`
+				ActionID int    `json:"action_id"`
+			} `json:"ips"`
+		} `json:"last_assign"`
+		RateLimit *struct {
+			Remaining int `json:"remaining"`
+		} `json:"rate_limit"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, r.stdout)
+	}
+	if st.DropletID != 1001 || st.Hostname != "lb-a" || len(st.IPs) != 2 {
+		t.Fatalf("status %+v", st)
+	}
+	if st.IPs[0].IP != ipv4 || st.IPs[0].Holder != 1001 || !st.IPs[0].HeldHere || !st.IPs[0].Metadata {
+		t.Errorf("v4 %+v", st.IPs[0])
+	}
+	if st.IPs[1].Holder != 0 || st.IPs[1].HeldHere {
+		t.Errorf("v6 %+v", st.IPs[1])
+	}
+	if st.LastAssign == nil || st.LastAssign.Result != "ok" || st.LastAssign.IPs[0].Result != "moved" || st.LastAssign.IPs[0].ActionID == 0 {
+		t.Errorf("last_assign %+v", st.LastAssign)
+	}
+	if st.RateLimit == nil || st.RateLimit.Remaining <= 0 {
+		t.Errorf("rate_limit %+v", st.RateLimit)
+	}
+	if h.requests("POST", "") == nil || len(h.requests("POST", "")) != 1 {
+		t.Error("status made a POST")
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	h := newHarness(t)
+	h.sim.Assign(ipv4, 1002)
+	r := h.run("status", ipv4)
+	h.wantCode(r, 0)
+	for _, want := range []string{"this droplet: 1001 lb-a, region nyc3", ipv4 + "  1002 lb-b", "last assign: none recorded"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestVersionAndMan(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("--version")
+	h.wantCode(r, 0)
+	if !strings.HasPrefix(r.stdout, "do-fip version ") {
+		t.Errorf("--version: %q", r.stdout)
+	}
+	r = h.run("man")
+	h.wantCode(r, 0)
+	for _, want := range []string{".TH do-fip 1", "EXIT CODES", "assign", "status"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("man page lacks %q", want)
+		}
+	}
+	for _, sh := range []string{"bash", "zsh"} {
+		r = h.run("completion", sh)
+		h.wantCode(r, 0)
+		if !strings.Contains(r.stdout, "--generate-bash-completion") {
+			t.Errorf("%s completion: %q", sh, r.stdout)
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/do-fip/do-fip/metadata"
+	"github.com/do-fip/do-fip/state"
+)
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show who holds each reserved IP, what this node thinks, and what happened last",
+		Description: "Asks the metadata service about this droplet and the API about each reserved IP\n" +
+			"(configured ones, else the ones the metadata service shows here), and reads the record of the\n" +
+			"last assign from the state dir. Read-only: it never moves anything.",
+		Flags: append(commonFlags(), dropletIDFlag,
+			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}),
+		Action: runStatus,
+	}
+}
+
+// Status is the JSON form of `do-fip status --json`. Field names are a stable interface for monitoring.
+type Status struct {
+	Time          time.Time           `json:"time"`
+	DropletID     int                 `json:"droplet_id"`
+	Hostname      string              `json:"hostname,omitempty"`
+	Region        string              `json:"region,omitempty"`
+	AnchorIPv4    string              `json:"anchor_ipv4,omitempty"`
+	MetadataError string              `json:"metadata_error,omitempty"`
+	APIError      string              `json:"api_error,omitempty"`
+	IPs           []IPStatus          `json:"ips"`
+	LastAssign    *state.AssignRecord `json:"last_assign"`
+	RateLimit     *RateStatus         `json:"rate_limit,omitempty"`
+}
+
+// IPStatus is one reserved IP as the API and the metadata service see it.
+type IPStatus struct {
+	IP              string `json:"ip"`
+	HolderDropletID int    `json:"holder_droplet_id"`
+	HolderName      string `json:"holder_name,omitempty"`
+	Region          string `json:"region,omitempty"`
+	Locked          bool   `json:"locked"`
+	HeldHere        bool   `json:"held_here"`
+	MetadataHere    bool   `json:"metadata_held_here"`
+	Error           string `json:"error,omitempty"`
+}
+
+// RateStatus is the API rate limit as of the last answer.
+type RateStatus struct {
+	Limit     int       `json:"limit"`
+	Remaining int       `json:"remaining"`
+	Reset     time.Time `json:"reset"`
+}
+
+func runStatus(c *cli.Context) error {
+	ips, _, err := assignArgs(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	e, err := setup(c, "status")
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	ctx, cancel := e.deadline(c.Context)
+	defer cancel()
+	if len(ips) == 0 {
+		ips = e.cfg.IPs
+	}
+
+	st := Status{Time: time.Now().UTC(), DropletID: e.cfg.DropletID, IPs: []IPStatus{}}
+	var md *metadata.Metadata
+	if m, err := e.metadataClient().Get(ctx); err != nil {
+		st.MetadataError = oneLine(err.Error())
+	} else {
+		md = m
+		st.Hostname, st.Region, st.AnchorIPv4 = m.Hostname, m.Region, m.AnchorIPv4
+		if st.DropletID == 0 {
+			st.DropletID = m.DropletID
+		}
+		if len(ips) == 0 {
+			ips = metadataIPs(m)
+		}
+	}
+	if rec, err := state.OpenReadOnly(e.cfg.StateDir).LastAssign(); err == nil {
+		st.LastAssign = rec
+	} else {
+		e.log.Warn().Err(err).Msg("could not read the last assign record")
+	}
+
+	var apiErr error
+	api, err := e.apiClient(c.App.Version)
+	if err != nil {
+		apiErr = err
+	}
+	st.IPs = make([]IPStatus, len(ips))
+	var wg sync.WaitGroup
+	for i, ip := range ips {
+		s := &st.IPs[i]
+		s.IP = ip.String()
+		if md != nil && md.DropletID == st.DropletID {
+			s.MetadataHere = heldIn(md, ip)
+		}
+		if api == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			info, err := api.GetIP(ctx, ip)
+			if err != nil {
+				s.Error = oneLine(err.Error())
+				return
+			}
+			s.HolderDropletID, s.HolderName, s.Region, s.Locked = info.DropletID, info.DropletName, info.Region, info.Locked
+			s.HeldHere = st.DropletID != 0 && info.DropletID == st.DropletID
+		}()
+	}
+	wg.Wait()
+	if api != nil && len(ips) > 0 {
+		if r := api.Rate(); r.Limit > 0 {
+			st.RateLimit = &RateStatus{Limit: r.Limit, Remaining: r.Remaining, Reset: r.Reset.UTC()}
+		}
+	}
+	if apiErr != nil {
+		st.APIError = oneLine(apiErr.Error())
+	} else {
+		for _, s := range st.IPs {
+			if s.Error != "" {
+				st.APIError = s.Error
+				break
+			}
+		}
+	}
+
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
+	} else {
+		printStatus(e.stdout, &st)
+	}
+	// The report is printed either way; the exit code still tells a script whether it is complete.
+	if apiErr != nil {
+		return e.fail(c.App.ErrWriter, apiErr)
+	}
+	for _, s := range st.IPs {
+		if s.Error != "" {
+			return reported{fmt.Errorf("%s", s.Error)}
+		}
+	}
+	if md == nil && st.DropletID == 0 {
+		return reported{fmt.Errorf("%w", metadata.ErrUnavailable)}
+	}
+	return nil
+}
+
+func metadataIPs(m *metadata.Metadata) []netip.Addr {
+	var out []netip.Addr
+	for _, r := range []metadata.ReservedIP{m.ReservedIPv4, m.ReservedIPv6} {
+		if ip, err := netip.ParseAddr(r.IP); r.Active && err == nil {
+			out = append(out, ip)
+		}
+	}
+	return out
+}
+
+func heldIn(m *metadata.Metadata, ip netip.Addr) bool {
+	r := m.ReservedIPv4
+	if ip.Is6() {
+		r = m.ReservedIPv6
+	}
+	got, err := netip.ParseAddr(r.IP)
+	return r.Active && err == nil && got == ip
+}
+
+func printStatus(w io.Writer, st *Status) {
+	if st.MetadataError != "" {
+		fmt.Fprintf(w, "this droplet: %d (metadata service: %s)\n", st.DropletID, st.MetadataError)
+	} else {
+		fmt.Fprintf(w, "this droplet: %d %s, region %s, anchor IP %s\n", st.DropletID, st.Hostname, st.Region, orDash(st.AnchorIPv4))
+	}
+	if len(st.IPs) == 0 {
+		fmt.Fprintln(w, "reserved IPs: none configured and none held here (set DO_FIP_IPS or 'ips' in the config)")
+	} else {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RESERVED IP\tHOLDER (API)\tHELD HERE\tMETADATA\tLOCKED")
+		for _, s := range st.IPs {
+			holder := "none"
+			switch {
+			case s.Error != "":
+				holder = "unknown"
+			case s.HolderDropletID != 0:
+				holder = fmt.Sprintf("%d %s", s.HolderDropletID, s.HolderName)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.IP, holder, yesNo(s.HeldHere && s.Error == ""), map[bool]string{true: "here", false: "-"}[s.MetadataHere], yesNo(s.Locked))
+		}
+		tw.Flush()
+		for _, s := range st.IPs {
+			if s.Error != "" {
+				fmt.Fprintf(w, "  %s: %s\n", s.IP, s.Error)
+			}
+		}
+	}
+	if st.APIError != "" && len(st.IPs) == 0 {
+		fmt.Fprintf(w, "API: %s\n", st.APIError)
+	}
+	if r := st.LastAssign; r == nil {
+		fmt.Fprintln(w, "last assign: none recorded on this node")
+	} else {
+		fmt.Fprintf(w, "last assign: %s (%s ago) by %s: %s, exit %d, %d ms, %d API requests\n",
+			r.Time.Format(time.RFC3339), time.Since(r.Time).Round(time.Second), r.Trigger, r.Result, r.ExitCode, r.DurationMS, r.Requests)
+		for _, ip := range r.IPs {
+			line := fmt.Sprintf("  %s %s in %d ms", ip.IP, ip.Result, ip.DurationMS)
+			if ip.ActionID != 0 {
+				line += fmt.Sprintf(" (action %d)", ip.ActionID)
+			}
+			if ip.Error != "" {
+				line += ": " + ip.Error
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	if r := st.RateLimit; r != nil {
+		fmt.Fprintf(w, "API rate limit: %d of %d left, window resets %s\n", r.Remaining, r.Limit, r.Reset.Format(time.RFC3339))
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

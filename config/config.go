@@ -1,0 +1,308 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Setting is one option: its flag, its environment variable and its config file key, declared once so that the
+// CLI, the config file and the documentation cannot drift apart. Precedence: flag > env > config file > default.
+type Setting struct {
+	Flag    string
+	Env     string
+	Key     string
+	Default string
+	Usage   string
+}
+
+// DefaultConfigPath is read when neither --config nor DO_FIP_CONFIG names a file; it may be missing.
+const DefaultConfigPath = "/etc/do-fip/do-fip.conf"
+
+// EnvInsecureAPI, set to 1, allows an http:// API URL (simulators, tests). It exists only in the environment so
+// that a config file copied between machines cannot carry it.
+const EnvInsecureAPI = "DO_FIP_INSECURE_API"
+
+// Settings every command shares.
+var (
+	ConfigFile = Setting{Flag: "config", Env: "DO_FIP_CONFIG", Default: DefaultConfigPath,
+		Usage: "config file (key = value lines)"}
+	TokenFile = Setting{Flag: "token-file", Env: "DO_FIP_TOKEN_FILE", Key: KeyTokenFile,
+		Usage: "file holding the API token (mode 0600 or 0640); else DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, DO_TOKEN"}
+	APIURL = Setting{Flag: "api-url", Env: "DO_FIP_API_URL", Key: KeyAPIURL, Default: "https://api.digitalocean.com",
+		Usage: "DigitalOcean API base URL"}
+	MetadataURL = Setting{Flag: "metadata-url", Env: "DO_FIP_METADATA_URL", Key: KeyMetadataURL, Default: "http://169.254.169.254",
+		Usage: "metadata service base URL"}
+	StateDir = Setting{Flag: "state-dir", Env: "DO_FIP_STATE_DIR", Key: KeyStateDir, Default: "/var/lib/do-fip",
+		Usage: "directory for locks and the record of the last runs"}
+	LogFile = Setting{Flag: "log-file", Env: "DO_FIP_LOG_FILE", Key: KeyLogFile,
+		Usage: "also append JSON log lines to this file"}
+	LogLevel = Setting{Flag: "log-level", Env: "DO_FIP_LOG_LEVEL", Key: KeyLogLevel, Default: "info",
+		Usage: "debug, info, warn or error"}
+	Syslog = Setting{Flag: "syslog", Env: "DO_FIP_SYSLOG", Key: KeySyslog, Default: "auto",
+		Usage: "log to syslog/journald: auto (when /dev/log exists), on or off"}
+	Timeout = Setting{Flag: "timeout", Env: "DO_FIP_TIMEOUT", Key: KeyTimeout, Default: "60s",
+		Usage: "deadline for the whole run (e.g. 60s, 2m)"}
+	DropletID = Setting{Flag: "droplet-id", Env: "DO_FIP_DROPLET_ID", Key: KeyDropletID,
+		Usage: "this droplet's ID (default: ask the metadata service)"}
+	IPs = Setting{Env: "DO_FIP_IPS", Key: KeyIPs,
+		Usage: "reserved IPs to manage, comma-separated"}
+)
+
+// Common lists the settings that every command takes as flags.
+var Common = []Setting{ConfigFile, TokenFile, APIURL, MetadataURL, StateDir, LogFile, LogLevel, Syslog, Timeout}
+
+// Secret holds the API token. Its String and MarshalJSON never show it, so a token printed by mistake shows as a
+// placeholder instead.
+type Secret string
+
+func (Secret) String() string                { return "[redacted]" }
+func (Secret) GoString() string              { return "[redacted]" }
+func (Secret) MarshalJSON() ([]byte, error)  { return []byte(`"[redacted]"`), nil }
+func (Secret) Format(f fmt.State, verb rune) { _, _ = f.Write([]byte("[redacted]")) }
+
+// Reveal returns the token itself, for the one place that puts it in an Authorization header.
+func (s Secret) Reveal() string { return string(s) }
+
+// Config is the resolved configuration of one run.
+type Config struct {
+	ConfigPath  string
+	IPs         []netip.Addr
+	APIURL      string
+	MetadataURL string
+	StateDir    string
+	LogFile     string
+	LogLevel    string
+	Syslog      string
+	Timeout     time.Duration
+	DropletID   int
+	InsecureAPI bool
+
+	file          *File
+	explicitToken string // token file named by flag or env
+}
+
+// ErrInvalid marks a setting with a bad value.
+var ErrInvalid = errors.New("invalid setting")
+
+// Explicit holds the values given by flag or environment (urfave/cli resolves flag over env); anything not in it
+// falls back to the config file, then to the default.
+type Explicit map[string]string
+
+// Load resolves the configuration. configExplicit tells whether the config path was named by the user (then a
+// missing file is an error) or is the default (then a missing file is fine).
+func Load(ex Explicit, getenv func(string) string) (*Config, error) {
+	c := &Config{}
+	path, named := ex[ConfigFile.Flag]
+	if !named {
+		path = ConfigFile.Default
+	}
+	c.ConfigPath = path
+	f, err := readConfigFile(path, named)
+	if err != nil {
+		return nil, err
+	}
+	c.file = f
+	get := func(s Setting) (string, string) {
+		if v, ok := ex[s.Flag]; ok && s.Flag != "" {
+			return v, "--" + s.Flag + " / " + s.Env
+		}
+		if s.Flag == "" && s.Env != "" {
+			if v := getenv(s.Env); v != "" {
+				return v, s.Env
+			}
+		}
+		if v, ok := f.Get(s.Key); ok && s.Key != "" {
+			return v, fmt.Sprintf("%s:%d", f.Name, f.Lines[s.Key])
+		}
+		return s.Default, "default"
+	}
+	c.APIURL, _ = get(APIURL)
+	c.MetadataURL, _ = get(MetadataURL)
+	c.StateDir, _ = get(StateDir)
+	c.LogFile, _ = get(LogFile)
+	c.LogLevel, _ = get(LogLevel)
+	c.Syslog, _ = get(Syslog)
+	c.InsecureAPI = getenv(EnvInsecureAPI) == "1"
+	if v, ok := ex[TokenFile.Flag]; ok {
+		c.explicitToken = v
+	}
+
+	var errs []error
+	if v, src := get(Timeout); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 || d > 24*time.Hour {
+			errs = append(errs, fmt.Errorf("%w: timeout %q from %s: want a positive duration like 60s or 2m", ErrInvalid, v, src))
+		}
+		c.Timeout = d
+	}
+	if v, src := get(DropletID); v != "" {
+		id, err := ParseDropletID(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: droplet id from %s: %v", ErrInvalid, src, err))
+		}
+		c.DropletID = id
+	}
+	if v, src := get(IPs); v != "" {
+		ips, err := ParseIPList(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: ips from %s: %v", ErrInvalid, src, err))
+		}
+		c.IPs = ips
+	}
+	switch lv, src := get(LogLevel); lv {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("%w: log level %q from %s: want debug, info, warn or error", ErrInvalid, lv, src))
+	}
+	switch sv, src := get(Syslog); sv {
+	case "auto", "on", "off":
+	default:
+		errs = append(errs, fmt.Errorf("%w: syslog %q from %s: want auto, on or off", ErrInvalid, sv, src))
+	}
+	if v, src := get(APIURL); checkURL(v, c.InsecureAPI, true) != nil {
+		errs = append(errs, fmt.Errorf("%w: api url from %s: %v", ErrInvalid, src, checkURL(v, c.InsecureAPI, true)))
+	}
+	if v, src := get(MetadataURL); checkURL(v, true, false) != nil {
+		errs = append(errs, fmt.Errorf("%w: metadata url from %s: %v", ErrInvalid, src, checkURL(v, true, false)))
+	}
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return c, nil
+}
+
+func readConfigFile(path string, named bool) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) && !named {
+			return &File{Name: path, Values: map[string]string{}, Lines: map[string]int{}}, nil
+		}
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("config file %s: %w: is a directory", path, ErrInvalid)
+	}
+	f, err := ParseFile(path, fh)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := f.Get(KeyToken); ok {
+		// A token kept in the config file makes it a secret file.
+		if err := CheckSecretFile(path, fi); err != nil {
+			return nil, fmt.Errorf("config file %w (it holds the API token)", err)
+		}
+	}
+	return f, nil
+}
+
+// ErrInsecureURL means the API URL would send the token in clear text.
+var ErrInsecureURL = errors.New("refusing an http:// API URL: the token would cross the network in clear text (set DO_FIP_INSECURE_API=1 only for a simulator)")
+
+func checkURL(raw string, allowHTTP, isAPI bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP {
+			return ErrInsecureURL
+		}
+	default:
+		return fmt.Errorf("%q: scheme must be https or http", raw)
+	}
+	if isAPI && u.User != nil {
+		return fmt.Errorf("the URL must not carry credentials")
+	}
+	return nil
+}
+
+// Token finds the API token: a token file named by --token-file or DO_FIP_TOKEN_FILE, then the environment
+// (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, DO_TOKEN), then token_file and token in the config file.
+// It returns where the token came from, for logs.
+func (c *Config) Token(getenv func(string) string) (Secret, string, error) {
+	if c.explicitToken != "" {
+		t, err := ReadTokenFile(c.explicitToken)
+		return Secret(t), "token file " + c.explicitToken, err
+	}
+	for _, name := range TokenEnvVars {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			if err := checkTokenText(v); err != nil {
+				return "", name, fmt.Errorf("%s: %w", name, err)
+			}
+			return Secret(v), name, nil
+		}
+	}
+	if p, ok := c.file.Get(KeyTokenFile); ok && p != "" {
+		t, err := ReadTokenFile(p)
+		return Secret(t), "token file " + p, err
+	}
+	if t, ok := c.file.Get(KeyToken); ok && t != "" {
+		if err := checkTokenText(t); err != nil {
+			return "", c.file.Name, fmt.Errorf("%s: token: %w", c.file.Name, err)
+		}
+		return Secret(t), "config file " + c.file.Name, nil
+	}
+	return "", "", fmt.Errorf("%w: set token in %s (mode 0640), name a file with --token-file or DO_FIP_TOKEN_FILE, or export DIGITALOCEAN_ACCESS_TOKEN",
+		ErrNoToken, c.ConfigPath)
+}
+
+// ParseIP parses one reserved IP as given by a person: a plain IPv4 or IPv6 address, no zone, no prefix length.
+func ParseIP(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("%q: a reserved IP has no zone", s)
+	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if !a.IsGlobalUnicast() || a.IsPrivate() {
+		return netip.Addr{}, fmt.Errorf("%q is not a public unicast address, so it cannot be a reserved IP", s)
+	}
+	return a, nil
+}
+
+// ParseIPList parses a comma- or space-separated list of reserved IPs, refusing duplicates.
+func ParseIPList(s string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	seen := map[netip.Addr]bool{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+		a, err := ParseIP(f)
+		if err != nil {
+			return nil, err
+		}
+		if seen[a] {
+			return nil, fmt.Errorf("%s is listed twice", a)
+		}
+		seen[a] = true
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no IP given")
+	}
+	return out, nil
+}
+
+// ParseDropletID parses a droplet ID: a positive decimal integer.
+func ParseDropletID(s string) (int, error) {
+	id, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%q is not a droplet ID (a positive number)", s)
+	}
+	return id, nil
+}

@@ -1,0 +1,212 @@
+package doapi
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/digitalocean/godo"
+)
+
+// Kind classifies an API refusal so that callers branch on what it means
+// rather than on status codes.
+type Kind int
+
+// Kinds of API errors; each has a sentinel usable with errors.Is.
+const (
+	KindOther         Kind = iota // any other non-2xx answer
+	KindUnauthorized              // 401
+	KindForbidden                 // 403
+	KindNotFound                  // 404
+	KindPendingEvent              // 422: the IP or the droplet has an action in progress
+	KindUnprocessable             // 422 for any other reason (region mismatch, droplet cannot take it)
+	KindRateLimited               // 429
+	KindServer                    // 5xx
+)
+
+// Sentinels matched by *APIError through errors.Is, plus ErrInsecureURL from New.
+var (
+	ErrUnauthorized  = errors.New("unauthorized")
+	ErrForbidden     = errors.New("forbidden")
+	ErrNotFound      = errors.New("not found")
+	ErrPendingEvent  = errors.New("pending event")
+	ErrUnprocessable = errors.New("unprocessable")
+	ErrRateLimited   = errors.New("rate limited")
+	ErrServer        = errors.New("server error")
+	ErrInsecureURL   = errors.New("refusing an http:// API URL: the token would cross the network in clear text")
+)
+
+func (k Kind) sentinel() error {
+	switch k {
+	case KindUnauthorized:
+		return ErrUnauthorized
+	case KindForbidden:
+		return ErrForbidden
+	case KindNotFound:
+		return ErrNotFound
+	case KindPendingEvent:
+		return ErrPendingEvent
+	case KindUnprocessable:
+		return ErrUnprocessable
+	case KindRateLimited:
+		return ErrRateLimited
+	case KindServer:
+		return ErrServer
+	}
+	return nil
+}
+
+// String is the word used in error texts.
+func (k Kind) String() string {
+	switch k {
+	case KindUnauthorized:
+		return "unauthorized"
+	case KindForbidden:
+		return "forbidden"
+	case KindNotFound:
+		return "not found"
+	case KindPendingEvent, KindUnprocessable:
+		return "unprocessable"
+	case KindRateLimited:
+		return "rate limited"
+	case KindServer:
+		return "server error"
+	}
+	return "unexpected answer"
+}
+
+// APIError is a non-2xx answer from the API. Network failures are not
+// APIErrors: they are returned wrapped, with the operation in front.
+type APIError struct {
+	Op        string // what was attempted: "assign 203.0.113.10 to droplet 1001"
+	Status    int    // HTTP status
+	Kind      Kind
+	Message   string // DigitalOcean's message, one line, at most 200 characters
+	RequestID string // DigitalOcean's request id, for support tickets
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d %s", e.Op, e.Status, e.Kind)
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " (request %s)", e.RequestID)
+	}
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrNotFound) and friends work.
+func (e *APIError) Is(target error) bool {
+	s := e.Kind.sentinel()
+	return s != nil && target == s
+}
+
+const maxMessage = 200
+
+// classify maps a status and DigitalOcean's message to a Kind.
+func classify(status int, msg string) Kind {
+	switch {
+	case status == http.StatusUnauthorized:
+		return KindUnauthorized
+	case status == http.StatusForbidden:
+		return KindForbidden
+	case status == http.StatusNotFound:
+		return KindNotFound
+	case status == http.StatusUnprocessableEntity:
+		// "The floating IP already has a pending event." and "Droplet already
+		// has a pending event": both clear by themselves within seconds.
+		if strings.Contains(strings.ToLower(msg), "pending event") {
+			return KindPendingEvent
+		}
+		return KindUnprocessable
+	case status == http.StatusTooManyRequests:
+		return KindRateLimited
+	case status >= 500 && status <= 599:
+		return KindServer
+	}
+	return KindOther
+}
+
+// wrapErr turns what godo returned into our error for op.
+func wrapErr(op string, err error) error {
+	var er *godo.ErrorResponse
+	if !errors.As(err, &er) || er.Response == nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	resp := er.Response
+	msg := cleanMessage(er.Message)
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		mt, _, perr := mime.ParseMediaType(ct)
+		if perr != nil || !strings.Contains(mt, "json") {
+			// A proxy's or load balancer's HTML page says nothing useful and
+			// would flood a log line.
+			if perr != nil {
+				mt = ct
+			}
+			msg = fmt.Sprintf("non-JSON answer (%s)", cleanMessage(mt))
+		}
+	}
+	reqID := cleanMessage(er.RequestID)
+	if reqID == "" {
+		reqID = cleanMessage(resp.Header.Get("X-Request-Id"))
+	}
+	return &APIError{
+		Op:        op,
+		Status:    resp.StatusCode,
+		Kind:      classify(resp.StatusCode, msg),
+		Message:   msg,
+		RequestID: reqID,
+	}
+}
+
+// cleanMessage makes s one printable line of at most maxMessage characters.
+func cleanMessage(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > maxMessage {
+		s = string(r[:maxMessage])
+	}
+	return s
+}
+
+// Hint returns a one-line suggestion for a person reading err, or "" when
+// there is nothing more useful to say than the error itself.
+func Hint(err error) string {
+	if errors.Is(err, ErrInsecureURL) {
+		return "use an https:// API URL; plain http is only for a local simulator (DO_FIP_INSECURE_API=1)"
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return ""
+	}
+	switch ae.Kind {
+	case KindUnauthorized:
+		return "check the token: it may be mistyped, expired or revoked"
+	case KindForbidden:
+		return "the token needs the reserved_ip:read, reserved_ip:update and actions:read scopes (and droplet:read)"
+	case KindNotFound:
+		return "the IP is not in this account/team: check the address and which team the token belongs to"
+	case KindPendingEvent:
+		return "another action on the IP or the droplet is still running; it usually clears within seconds"
+	case KindUnprocessable:
+		if strings.Contains(strings.ToLower(ae.Message), "region") {
+			return "the IP and the droplet must be in the same region"
+		}
+	case KindRateLimited:
+		return "the rate limit (250/minute, 5,000/hour) is shared by every user of the token"
+	}
+	return ""
+}

@@ -1,0 +1,80 @@
+package doapi
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestWaitFor(t *testing.T) {
+	now := time.Date(2026, 11, 25, 14, 0, 0, 0, time.UTC)
+	const lo, hi = 10 * time.Millisecond, 80 * time.Millisecond
+	tr := &retryTransport{waitMin: lo, waitMax: hi}
+	unix := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	tests := []struct {
+		name    string
+		status  int
+		headers map[string]string
+		exact   time.Duration // 0 = expect exponential backoff within [lo, hi]
+	}{
+		{name: "retry-after seconds", status: 429, headers: map[string]string{"Retry-After": "3"}, exact: 3 * time.Second},
+		{name: "retry-after wins over reset", status: 429,
+			headers: map[string]string{"Retry-After": "2", "Ratelimit-Remaining": "0", "Ratelimit-Reset": unix(time.Minute)},
+			exact:   2 * time.Second},
+		{name: "retry-after as HTTP date", status: 429,
+			headers: map[string]string{"Retry-After": now.Add(7 * time.Second).Format(http.TimeFormat)}, exact: 7 * time.Second},
+		{name: "window used up: until reset", status: 429,
+			headers: map[string]string{"Ratelimit-Remaining": "0", "Ratelimit-Reset": unix(42 * time.Second)},
+			exact:   42 * time.Second},
+		{name: "reset in the past (clock skew): exponential", status: 429,
+			headers: map[string]string{"Ratelimit-Remaining": "0", "Ratelimit-Reset": unix(-time.Minute)}},
+		{name: "window not used up: exponential", status: 429,
+			headers: map[string]string{"Ratelimit-Remaining": "17", "Ratelimit-Reset": unix(time.Minute)}},
+		{name: "garbage retry-after: exponential", status: 429, headers: map[string]string{"Retry-After": "soon"}},
+		{name: "absurd retry-after capped", status: 429, headers: map[string]string{"Retry-After": "999999"}, exact: maxHeaderWait},
+		{name: "retry-after only honoured on 429", status: 503, headers: map[string]string{"Retry-After": "30"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
+			for k, v := range tc.headers {
+				resp.Header.Set(k, v)
+			}
+			for attempt := 1; attempt <= 6; attempt++ {
+				got := tr.waitFor(attempt, resp, now)
+				if tc.exact != 0 && got != tc.exact {
+					t.Fatalf("attempt %d: wait %v, want %v", attempt, got, tc.exact)
+				}
+				if tc.exact == 0 && (got < lo || got > hi) {
+					t.Fatalf("attempt %d: wait %v outside [%v, %v]", attempt, got, lo, hi)
+				}
+			}
+		})
+	}
+	if got := tr.waitFor(1, nil, now); got != lo {
+		t.Errorf("connection error, first retry: %v, want %v", got, lo)
+	}
+}
+
+func TestJitterGrowsAndStaysInBounds(t *testing.T) {
+	const lo, hi = 10 * time.Millisecond, 80 * time.Millisecond
+	for attempt := 1; attempt <= 10; attempt++ {
+		ceil := min(lo<<(attempt-1), hi)
+		var top time.Duration
+		for range 500 {
+			d := jitter(attempt, lo, hi)
+			if d < lo || d > ceil {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, lo, ceil)
+			}
+			top = max(top, d)
+		}
+		// Full jitter spreads over the whole range; 500 draws reach its top half.
+		if attempt > 1 && top < lo+(ceil-lo)/2 {
+			t.Errorf("attempt %d: largest of 500 waits %v, want spread up to %v", attempt, top, ceil)
+		}
+	}
+	if got := jitter(3, hi, lo); got != hi {
+		t.Errorf("max below min: %v, want %v", got, hi)
+	}
+}

@@ -1,0 +1,34 @@
+// Package dosim simulates the parts of DigitalOcean that do-fip talks to, so that do-fip can be tested and
+// demonstrated without an account: the API for reserved IPs, the droplet metadata service, and faults that
+// the real service and the network between produce.
+//
+// What it models:
+//
+//   - The API under /v2: bearer-token authentication (401 unauthorized; a read-only token gets 403 forbidden on
+//     writes), GET /v2/account, /v2/droplets, reserved IPv4 (/v2/reserved_ips and the legacy /v2/floating_ips,
+//     with their per-IP action list and lookup), reserved IPv6 (/v2/reserved_ipv6, without per-IP action
+//     endpoints, as on DigitalOcean) and /v2/actions. Bodies follow DigitalOcean's OpenAPI description; errors
+//     are {"id","message","request_id"} and every answer carries x-request-id.
+//   - Asynchronous actions: an assign or unassign answers 201 with an in-progress action; the IP reads
+//     "locked": true and the droplets involved have a pending event until the action latency has passed, then
+//     the action is completed (the holder changes only then) or, with an ActionFault, errored (holder
+//     unchanged) or stuck. Action state is derived from the clock when read; there are no goroutines.
+//   - DigitalOcean's 422 unprocessable_entity rules: the IP has a pending event, a droplet involved has a
+//     pending event, the droplet already holds this IP, the droplet already holds another reserved IP of the
+//     same family, the droplet is in another region, or the droplet does not exist.
+//   - Rate limits per token: sliding windows of one hour and one minute, ratelimit-limit/-remaining/-reset on
+//     every API answer, and 429 too_many_requests with retry-after when the per-minute burst is exceeded.
+//   - The metadata service: text values and indexes under /metadata/v1/ (index paths without a trailing slash
+//     answer 301, unknown paths 404) and /metadata/v1.json. It answers as the droplet whose address (or
+//     SourceAddrs) sent the request, or as droplet N under /droplets/N/metadata/v1/... for clients on
+//     loopback. Reserved-IP values reflect completed actions only.
+//   - Faults (Fault, ActionFault) and a control API under /_sim/ for tests that run the simulator as a separate
+//     process.
+//
+// What it does not model: creating or deleting reserved IPs, droplets and projects; pagination (one page holds
+// everything); token scopes finer than read-only versus full; HTTP/2 stream errors; the hourly window being
+// shared between endpoints in ways DigitalOcean does not document; user-data and vendor-data. Where
+// DigitalOcean's exact wording of a 422 message is not published, the simulator uses its own wording; the
+// error id is DigitalOcean's. An assign to a droplet that does not exist answers 422, because the droplet is a
+// field of the body, not the resource the URL names.
+package dosim
