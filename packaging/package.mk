@@ -14,15 +14,24 @@ PKG_STAGE  := $(PKG_DIST)/stage
 PKG_NFPM   := go tool -modfile=packaging/go.mod nfpm
 PKG_HOST_ARCH := $(shell go env GOARCH)
 
-# Version: the last v* tag, as git describe prints it ("0.1.0", or
-# "0.1.0-3-gabc1234" three commits later), 0.0.0 without a tag. It is what
-# "do-fip --version" prints. Set VERSION=... to override.
+# Version: git describe of the last v* tag ("0.1.0"; "0.1.0-3-gabc1234" three
+# commits later), 0.0.0 without a tag; "do-fip --version" prints it. The
+# top-level Makefile may set VERSION first (then this default is unused);
+# VERSION=... on the command line overrides both.
 PKG_DESCRIBE := $(shell git describe --tags --match 'v[0-9]*' 2>/dev/null)
 VERSION ?= $(if $(PKG_DESCRIBE),$(patsubst v%,%,$(PKG_DESCRIBE)),0.0.0)
-# Package version: "0.1.0-3-gabc1234" would be read as a pre-release and sort
-# before 0.1.0 (deb "~", rpm "~"); as build metadata it sorts after it.
-PKG_VERSION := $(shell echo '$(patsubst v%,%,$(VERSION))' | \
-	sed -E 's/^([0-9]+\.[0-9]+\.[0-9]+)-([0-9]+)-g([0-9a-f]+)$$/\1+git\2.g\3/')
+# Package version, valid for dpkg and rpm whatever VERSION looks like:
+#   0.1.0                    -> 0.1.0
+#   0.1.0-3-gabc1234[-dirty] -> 0.1.0+git3.gabc1234[.dirty]  (as a pre-release,
+#                               "-3-g..." would sort before 0.1.0; as build
+#                               metadata it sorts after it)
+#   abc1234[-dirty] (no tag) -> 0.0.0+gabc1234[.dirty]
+#   0.1.0-dirty              -> 0.1.0+dirty
+#   (empty)                  -> 0.0.0
+PKG_VERSION := $(shell echo '$(VERSION)' | sed -E -e 's/^v//' \
+	-e 's/^([0-9]+\.[0-9]+\.[0-9]+)-([0-9]+)-g([0-9a-f]+)/\1+git\2.g\3/' \
+	-e 's/^([0-9a-f]{4,40})(-dirty)?$$/0.0.0+g\1\2/' \
+	-e 's/-dirty$$/.dirty/' -e 's/^([0-9.]+)\.dirty$$/\1+dirty/' -e 's/^$$/0.0.0/')
 
 # Every file in the packages gets the time of the last commit, so two builds
 # of one commit are byte-identical.
@@ -92,7 +101,7 @@ package-stage:
 	fi
 
 package-test: package ## build the packages, lint them, install and remove them (root)
-	packaging/test.sh $(PKG_DIST)
+	DO_FIP_VERSION='$(VERSION)' packaging/test.sh $(PKG_DIST)
 
 # Builds everything twice, the second time with an empty Go build cache so the
 # compiler really runs again, and compares the sha256 of every package.
