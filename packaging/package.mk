@@ -65,9 +65,11 @@ package: package-stage ## build .deb and .rpm for amd64 and arm64 into dist/
 package-stage:
 	@mkdir -p $(PKG_STAGE)
 	@set -e; for arch in $(sort $(PKG_ARCHES) $(PKG_HOST_ARCH)); do \
-		echo "build: do-fip $(VERSION) linux/$$arch"; \
+		start=$$(date +%s%N); \
+		$(if $(PKG_BUILD_GOCACHE),GOCACHE='$(PKG_BUILD_GOCACHE)') \
 		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath \
 			-ldflags '$(PKG_LDFLAGS)' -o $(PKG_STAGE)/$$arch/do-fip . ; \
+		echo "build: do-fip $(VERSION) linux/$$arch in $$(( ($$(date +%s%N) - start) / 1000000 )) ms"; \
 	done
 	@set -e; bin=$(PKG_STAGE)/$(PKG_HOST_ARCH)/do-fip; \
 		$$bin man > $(PKG_STAGE)/do-fip.1; \
@@ -103,13 +105,14 @@ package-stage:
 package-test: package ## build the packages, lint them, install and remove them (root)
 	DO_FIP_VERSION='$(VERSION)' packaging/test.sh $(PKG_DIST)
 
-# Builds everything twice, the second time with an empty Go build cache so the
-# compiler really runs again, and compares the sha256 of every package.
+# Builds everything twice, the second time compiling do-fip with an empty Go
+# build cache (PKG_BUILD_GOCACHE) so the compiler really runs again, and
+# compares the sha256 of every package and binary.
 release-check: ## check static binaries and byte-identical rebuilds, print sizes
 	@rm -rf $(PKG_DIST)/check-a $(PKG_DIST)/check-b
 	$(MAKE) --no-print-directory package PKG_DIST=$(PKG_DIST)/check-a
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
-		GOCACHE=$$tmp $(MAKE) --no-print-directory package PKG_DIST=$(PKG_DIST)/check-b
+		$(MAKE) --no-print-directory package PKG_DIST=$(PKG_DIST)/check-b PKG_BUILD_GOCACHE=$$tmp
 	@set -e; fail=0; \
 	for arch in $(PKG_ARCHES); do \
 		bin=$(PKG_DIST)/check-a/stage/$$arch/do-fip; \
