@@ -267,7 +267,7 @@ for r in "$dist"/${name}-*.rpm; do
 		-rw-r--r-- root:root () /usr/share/zsh/site-functions/_do-fip
 		drwxr-x--- $kuser:$kuser () /var/lib/do-fip
 	EOF
-	for e in ${examples[@]+"${examples[@]}"}; do echo "-rw-r--r-- root:root () $e"; done >>"$tmp/rpm-want"
+	for e in ${examples[@]+"${examples[@]}"}; do echo "-rw-r--r-- root:root (d) $e"; done >>"$tmp/rpm-want"
 	LC_ALL=C sort -k4 -o "$tmp/rpm-want" "$tmp/rpm-want"
 	LC_ALL=C sort -k4 -o "$tmp/rpm-files" "$tmp/rpm-files"
 	check "rpm $b: file list, modes, owners, flags (c=%config n=noreplace d=%doc l=%license)" \
