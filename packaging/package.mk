@@ -11,8 +11,9 @@
 PKG_ARCHES ?= amd64 arm64
 PKG_DIST   ?= dist
 PKG_STAGE  := $(PKG_DIST)/stage
-PKG_NFPM   := go tool -modfile=packaging/go.mod nfpm
-PKG_HOST_ARCH := $(shell go env GOARCH)
+PKG_GO     := $(or $(GO),go)
+PKG_NFPM   := $(PKG_GO) tool -modfile=packaging/go.mod nfpm
+PKG_HOST_ARCH := $(shell $(PKG_GO) env GOARCH)
 
 # Version: git describe of the last v* tag ("0.1.0"; "0.1.0-3-gabc1234" three
 # commits later), 0.0.0 without a tag; "do-fip --version" prints it. The
@@ -67,7 +68,7 @@ package-stage:
 	@set -e; for arch in $(sort $(PKG_ARCHES) $(PKG_HOST_ARCH)); do \
 		start=$$(date +%s%N); \
 		$(if $(PKG_BUILD_GOCACHE),GOCACHE='$(PKG_BUILD_GOCACHE)') \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(PKG_GO) build -trimpath \
 			-ldflags '$(PKG_LDFLAGS)' -o $(PKG_STAGE)/$$arch/do-fip . ; \
 		echo "build: do-fip $(VERSION) linux/$$arch in $$(( ($$(date +%s%N) - start) / 1000000 )) ms"; \
 	done
