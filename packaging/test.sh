@@ -9,8 +9,10 @@
 # default wording).
 #
 # .deb: lintian, contents, dpkg -i, do-fip run as keepalived runs it, owner and
-#       mode of config and state dir, man -w, upgrade keeps an edited config,
-#       dpkg -r keeps config and state, dpkg -P leaves nothing behind.
+#       mode of config and state dir, a real "do-fip assign" as keepalived_script
+#       against the built-in simulator on 127.0.0.1 with the token in the
+#       installed config, man -w, upgrade keeps an edited config, dpkg -r keeps
+#       config and state, dpkg -P leaves nothing behind.
 # .rpm: file list, modes, owners, %config flags, scripts (rpm -qp) for every
 #       rpm; rpmlint as an unprivileged user; install and erase the host's rpm
 #       with a throwaway rpm database (rpm --dbpath TMP --nodeps). An rpm
@@ -95,8 +97,10 @@ tmp=$(mktemp -d /tmp/do-fip-package-test.XXXXXX)
 chmod 0755 "$tmp"
 rpmdb="$tmp/rpmdb"
 
+sim_pid=
 cleanup() {
 	set +e
+	if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; fi
 	if dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -qv 'not-installed'; then
 		dpkg -P "$name" >/dev/null 2>&1
 	fi
@@ -195,6 +199,33 @@ check "config readable by $kuser (primary group only)" as_hook cat /etc/do-fip/d
 check "config not readable by nobody" bash -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups -- cat /etc/do-fip/do-fip.conf'
 check "state dir owner and mode $kuser:$kuser 750" is "$kuser:$kuser 750" stat -c '%U:%G %a' /var/lib/do-fip
 check "state dir writable by $kuser" as_hook touch /var/lib/do-fip/package-test
+# The installed binary, run as keepalived runs a hook, with the token in the
+# installed config (0640 root:keepalived_script) and the installed state dir,
+# moves a reserved IP on the built-in simulator (127.0.0.1 only, as nobody).
+setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+	/usr/bin/do-fip simulate --listen 127.0.0.1:0 >"$tmp/sim.out" 2>"$tmp/sim.err" &
+sim_pid=$!
+addr=
+for _ in $(seq 100); do
+	addr=$(sed -n 's|^dosim: serving http://||p' "$tmp/sim.out" | head -n 1)
+	[ -n "$addr" ] && break
+	sleep 0.05
+done
+cat >>/etc/do-fip/do-fip.conf <<EOF
+ips = 203.0.113.10
+token = dosim-demo-token
+api_url = http://$addr
+metadata_url = http://$addr/droplets/1001
+syslog = off
+timeout = 20s
+EOF
+check "do-fip assign as $kuser with the installed config and state dir (simulator)" \
+	as_hook env -i PATH=/usr/bin:/bin DO_FIP_INSECURE_API=1 /usr/bin/do-fip assign
+check "... it left its record in /var/lib/do-fip, owned by $kuser" \
+	bash -c "[ -n \"\$(find /var/lib/do-fip -mindepth 1 -user $kuser -newer '$tmp/sim.out' -print -quit)\" ]"
+kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+sim_pid=
+
 check "man -w do-fip" is /usr/share/man/man1/do-fip.1.gz man -w do-fip
 check "man page renders without groff warnings" \
 	bash -c 'MANWIDTH=80 man --warnings -l /usr/share/man/man1/do-fip.1.gz 2>&1 >/dev/null | (! grep .)'
