@@ -1,6 +1,6 @@
 #!/bin/bash
-# Package test for do-fip (make package-test; CI). Run as root from the
-# repository root after "make package":
+# Package test for do-fip (make package-test; CI). Run as root after
+# "make package":
 #
 #   packaging/test.sh [DIST]        DIST defaults to dist
 #
@@ -36,7 +36,9 @@
 # Ends with "N passed, M failed"; exits non-zero if any check failed.
 set -u
 
-dist=${1:-dist}
+dist=$(cd "${1:-dist}" 2>/dev/null && pwd) || { echo "package-test: no directory ${1:-dist} (make package)" >&2; exit 2; }
+# Paths below (packaging/, examples/) are relative to the repository root.
+cd "$(dirname "$0")/.." || exit 2
 name=do-fip
 kuser=keepalived_script
 pass=0
@@ -211,6 +213,7 @@ for _ in $(seq 100); do
 	[ -n "$addr" ] && break
 	sleep 0.05
 done
+check "simulator listening on 127.0.0.1" bash -c "[ -n '$addr' ] || { cat '$tmp/sim.err'; false; }"
 cat >>/etc/do-fip/do-fip.conf <<EOF
 ips = 203.0.113.10
 token = dosim-demo-token
