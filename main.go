@@ -3,6 +3,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -19,9 +20,11 @@ var version = "dev"
 func main() {
 	// Failover logs are read to the millisecond.
 	zerolog.TimeFieldFormat = time.RFC3339Nano
-	// keepalived sends SIGTERM to running hooks when it stops: end the run cleanly and say so in the log.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	// keepalived sends SIGTERM to running hooks when it stops: end the run cleanly and say why in the log.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	go func() { cancel(fmt.Errorf("received %v", <-sig)) }()
 	code := app.Run(ctx, version, os.Args, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/doapi"
 	"github.com/do-fip/do-fip/metadata"
 	"github.com/do-fip/do-fip/notify"
 	"github.com/do-fip/do-fip/state"
@@ -26,7 +27,7 @@ func assignCommand() *cli.Command {
 			"droplet, in parallel, and exits 0 once the API shows the droplet holding every IP. An IP that is\n" +
 			"already here costs one API read and no move. The tutorial form 'assign IP DROPLET_ID' works too.\n" +
 			"For keepalived: notify_master \"/usr/bin/do-fip assign\"",
-		Flags: append(commonFlags(), dropletIDFlag),
+		Flags: append(commonFlags(), dropletIDFlag, ipFlag()),
 		Action: func(c *cli.Context) error {
 			return runAssign(c, "assign")
 		},
@@ -68,35 +69,51 @@ func isDigits(s string) bool {
 }
 
 func runAssign(c *cli.Context, trigger string) error {
-	start := time.Now()
 	// Arguments are checked before anything else: bad input changes nothing and costs no request.
 	ips, argDroplet, err := assignArgs(c.Args().Slice())
 	if err != nil {
 		return err
 	}
-	e, err := setup(c, "assign")
+	if ips, err = withIPFlags(c, ips); err != nil {
+		return err
+	}
+	e, ips, err := setupWithIPs(c, "assign", ips)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	if len(ips) == 0 {
-		ips = e.cfg.IPs
-	}
-	if len(ips) == 0 {
-		return e.fail(c.App.ErrWriter, usageErr("no reserved IP given: pass it as an argument, set DO_FIP_IPS or 'ips' in %s", e.cfg.ConfigPath))
-	}
-	api, err := e.apiClient(c.App.Version)
+	ctx, cancel := e.deadline(c.Context)
+	defer cancel()
+	m, err := e.newMover(ctx, c.App.Version, argDroplet)
 	if err != nil {
 		return e.fail(c.App.ErrWriter, err)
+	}
+	return m.move(ctx, c, ips, trigger)
+}
+
+// mover is what a command that moves IPs needs: the API, the state dir and an assigner for this droplet.
+type mover struct {
+	e    *env
+	api  *doapi.Client
+	dir  *state.Dir
+	a    *notify.Assigner
+	self state.Event
+	// base, per IP, is the keepalived transition this run acts on; a newer one stops it. Unset: the run's own
+	// start, so only hooks keepalived started after this run stop it.
+	base map[netip.Addr]state.Event
+}
+
+// newMover opens the API client and the state dir and learns the droplet's ID: droplet if non-zero, else
+// --droplet-id / DO_FIP_DROPLET_ID / droplet_id, else the metadata service.
+func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover, error) {
+	api, err := e.apiClient(version)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := e.stateDir()
 	if err != nil {
-		return e.fail(c.App.ErrWriter, err)
+		return nil, err
 	}
-	ctx, cancel := e.deadline(c.Context)
-	defer cancel()
-
-	droplet := argDroplet
 	if droplet == 0 {
 		droplet = e.cfg.DropletID
 	}
@@ -105,7 +122,7 @@ func runAssign(c *cli.Context, trigger string) error {
 	if droplet == 0 {
 		md, err := mc.Get(ctx)
 		if err != nil {
-			return e.fail(c.App.ErrWriter, fmt.Errorf("learn this droplet's ID: %w", err))
+			return nil, fmt.Errorf("learn this droplet's ID: %w", err)
 		}
 		a.DropletID, a.Region, a.Watch = md.DropletID, md.Region, mc
 	} else {
@@ -113,18 +130,49 @@ func runAssign(c *cli.Context, trigger string) error {
 		// the background only to watch the move, if it describes the target droplet.
 		a.Watch = watchIfSelf(ctx, mc, droplet)
 	}
-	e.log.Info().Str("event", "start").Str("trigger", trigger).Int("droplet_id", a.DropletID).
+	return &mover{e: e, api: api, dir: dir, a: a, self: state.SelfEvent()}, nil
+}
+
+func (m *mover) baseFor(ips []netip.Addr) map[netip.Addr]state.Event {
+	out := make(map[netip.Addr]state.Event, len(ips))
+	for _, ip := range ips {
+		if b, ok := m.base[ip]; ok {
+			out[ip] = b
+		} else {
+			out[ip] = m.self
+		}
+	}
+	return out
+}
+
+// move assigns ips, each under its lock, stops if a newer keepalived transition is recorded for them, records
+// the run for status, and reports the outcome.
+func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, trigger string) error {
+	start := time.Now()
+	e := m.e
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	go func() {
+		select {
+		case t := <-m.dir.Superseded(ctx, m.baseFor(ips), 20*time.Millisecond):
+			e.log.Warn().Str("event", "superseded").Str("state", t.State).Int("by_pid", t.Event.PID).
+				Msg("a newer keepalived transition took over; stopping")
+			cancel(fmt.Errorf("%w (%s, pid %d)", ErrSuperseded, t.State, t.Event.PID))
+		case <-ctx.Done():
+		}
+	}()
+	e.log.Info().Str("event", "start").Str("trigger", trigger).Int("droplet_id", m.a.DropletID).
 		Str("ips", joinIPs(ips)).Str("timeout", e.cfg.Timeout.String()).Msg("assigning reserved IPs to this droplet")
 
-	results := assignLocked(ctx, a, dir, ips)
-	rec := record(trigger, a.DropletID, start, results, api.Requests())
+	results := assignLocked(ctx, m.a, m.dir, ips)
+	rec := record(trigger, m.a.DropletID, start, results, m.api.Requests())
 	var firstErr error
 	for _, r := range results {
 		switch r.Outcome {
 		case notify.AlreadyHeld:
-			fmt.Fprintf(e.stdout, "%s: already on droplet %d\n", r.IP, a.DropletID)
+			fmt.Fprintf(e.stdout, "%s: already on droplet %d\n", r.IP, m.a.DropletID)
 		case notify.Moved:
-			fmt.Fprintf(e.stdout, "%s: moved to droplet %d in %d ms (action %d)\n", r.IP, a.DropletID, r.Duration.Milliseconds(), r.ActionID)
+			fmt.Fprintf(e.stdout, "%s: moved to droplet %d in %d ms (action %d)\n", r.IP, m.a.DropletID, r.Duration.Milliseconds(), r.ActionID)
 		default:
 			if firstErr == nil {
 				firstErr = r.Err
@@ -135,13 +183,13 @@ func runAssign(c *cli.Context, trigger string) error {
 	if firstErr != nil {
 		rec.Result, rec.Error = "error", oneLine(firstErr.Error())
 	}
-	if err := dir.WriteLastAssign(rec); err != nil {
+	if err := m.dir.WriteLastAssign(rec); err != nil {
 		e.log.Warn().Err(err).Str("event", "state_write_failed").Msg("could not record this run for 'do-fip status'")
 	}
 	if firstErr != nil {
 		return e.fail(c.App.ErrWriter, firstErr)
 	}
-	e.log.Info().Str("event", "done").Int64("elapsed_ms", since(start)).Int64("api_requests", api.Requests()).Msg("every IP is on this droplet")
+	e.log.Info().Str("event", "done").Int64("elapsed_ms", since(start)).Int64("api_requests", m.api.Requests()).Msg("every IP is on this droplet")
 	return nil
 }
 
@@ -155,7 +203,10 @@ func assignLocked(ctx context.Context, a *notify.Assigner, dir *state.Dir, ips [
 			defer func() { done <- struct{}{} }()
 			lk, err := dir.LockIP(ctx, ip)
 			if err != nil {
-				if ctx.Err() != nil {
+				switch {
+				case errors.Is(ctx.Err(), context.Canceled):
+					err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+				case ctx.Err() != nil:
 					err = fmt.Errorf("%w: %w", notify.ErrTimeout, err)
 				}
 				out[i] = notify.Result{IP: ip, Outcome: notify.Failed, Err: err}

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"net/netip"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/do-fip/do-fip/config"
@@ -37,4 +39,30 @@ func explicit(c *cli.Context) config.Explicit {
 		}
 	}
 	return ex
+}
+
+// ipFlag names the reserved IPs a command manages, for setups with several VRRP instances (active/active),
+// where each instance's hooks name their own IP. Without it, the configured IPs are used.
+func ipFlag() *cli.StringSliceFlag {
+	return &cli.StringSliceFlag{Name: "ip", Usage: "reserved IP to manage (repeatable; default: DO_FIP_IPS or ips in the config)"}
+}
+
+// withIPFlags adds the --ip values to ips, refusing bad or repeated ones.
+func withIPFlags(c *cli.Context, ips []netip.Addr) ([]netip.Addr, error) {
+	seen := map[netip.Addr]bool{}
+	for _, ip := range ips {
+		seen[ip] = true
+	}
+	for _, v := range c.StringSlice("ip") {
+		ip, err := config.ParseIP(v)
+		if err != nil {
+			return nil, usageErr("bad --ip: %v", err)
+		}
+		if seen[ip] {
+			return nil, usageErr("bad --ip: %s is given twice", ip)
+		}
+		seen[ip] = true
+		ips = append(ips, ip)
+	}
+	return ips, nil
 }

@@ -51,7 +51,10 @@ type IPStatus struct {
 	Locked          bool   `json:"locked"`
 	HeldHere        bool   `json:"held_here"`
 	MetadataHere    bool   `json:"metadata_held_here"`
-	Error           string `json:"error,omitempty"`
+	// KeepalivedState is the state the last keepalived notify recorded on this node for the IP.
+	KeepalivedState string            `json:"keepalived_state,omitempty"`
+	LastTransition  *state.Transition `json:"last_transition,omitempty"`
+	Error           string            `json:"error,omitempty"`
 }
 
 // RateStatus is the API rate limit as of the last answer.
@@ -103,10 +106,14 @@ func runStatus(c *cli.Context) error {
 		apiErr = err
 	}
 	st.IPs = make([]IPStatus, len(ips))
+	dir := state.OpenReadOnly(e.cfg.StateDir)
 	var wg sync.WaitGroup
 	for i, ip := range ips {
 		s := &st.IPs[i]
 		s.IP = ip.String()
+		if ks, err := dir.IPState(ip); err == nil && ks != nil {
+			s.KeepalivedState, s.LastTransition = ks.Current.State, &ks.Current
+		}
 		if md != nil && md.DropletID == st.DropletID {
 			s.MetadataHere = heldIn(md, ip)
 		}
@@ -195,7 +202,7 @@ func printStatus(w io.Writer, st *Status) {
 		fmt.Fprintln(w, "reserved IPs: none configured and none held here (set DO_FIP_IPS or 'ips' in the config)")
 	} else {
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RESERVED IP\tHOLDER (API)\tHELD HERE\tMETADATA\tLOCKED")
+		fmt.Fprintln(tw, "RESERVED IP\tHOLDER (API)\tHELD HERE\tMETADATA\tLOCKED\tKEEPALIVED HERE")
 		for _, s := range st.IPs {
 			holder := "none"
 			switch {
@@ -204,7 +211,11 @@ func printStatus(w io.Writer, st *Status) {
 			case s.HolderDropletID != 0:
 				holder = fmt.Sprintf("%d %s", s.HolderDropletID, s.HolderName)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.IP, holder, yesNo(s.HeldHere && s.Error == ""), map[bool]string{true: "here", false: "-"}[s.MetadataHere], yesNo(s.Locked))
+			ka := "unknown"
+			if t := s.LastTransition; t != nil {
+				ka = fmt.Sprintf("%s since %s", t.State, t.Time.Format("15:04:05"))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.IP, holder, yesNo(s.HeldHere && s.Error == ""), map[bool]string{true: "here", false: "-"}[s.MetadataHere], yesNo(s.Locked), ka)
 		}
 		tw.Flush()
 		for _, s := range st.IPs {

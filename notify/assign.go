@@ -77,7 +77,7 @@ type Timing struct {
 // DefaultTiming is used where a Timing field is zero.
 var DefaultTiming = Timing{
 	ActionPolls:        []time.Duration{250 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond, 500 * time.Millisecond, time.Second, time.Second, 2 * time.Second},
-	WatchedActionPolls: []time.Duration{time.Second, time.Second, 2 * time.Second, 3 * time.Second},
+	WatchedActionPolls: []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second},
 	MetadataPoll:       50 * time.Millisecond,
 	RetryMin:           200 * time.Millisecond,
 	RetryMax:           3 * time.Second,
@@ -116,6 +116,21 @@ type Assigner struct {
 	Timing Timing
 
 	settled settled
+	// turn lets one move at a time be pending for the droplet: DigitalOcean refuses a second one with 422
+	// "Droplet already has a pending event", so IPs of both families take turns instead of colliding.
+	turnOnce sync.Once
+	turn     chan struct{}
+}
+
+// takeTurn waits until no other move of this assigner is pending, and returns the function that ends the turn.
+func (a *Assigner) takeTurn(ctx context.Context) (func(), error) {
+	a.turnOnce.Do(func() { a.turn = make(chan struct{}, 1) })
+	select {
+	case a.turn <- struct{}{}:
+		return func() { <-a.turn }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // AssignAll assigns every IP in parallel and returns one result per IP, in order.
@@ -200,13 +215,21 @@ func (r *run) loop(ctx context.Context) Result {
 			continue
 		}
 
+		endTurn, err := r.a.takeTurn(ctx)
+		if err != nil {
+			return Result{Err: r.timeout(ctx, nil)}
+		}
 		r.log.Info().Str("event", "assign").Int("holder", info.DropletID).Int("attempt", r.posts+1).Int64("elapsed_ms", r.elapsed()).Msg("moving the IP to this droplet")
 		r.posts++
 		act, err := r.a.API.Assign(ctx, r.ip, r.a.DropletID)
+		if err != nil {
+			endTurn()
+		}
 		switch {
 		case err == nil:
 			r.action = act.ID
 			status, err := r.follow(ctx, act)
+			endTurn()
 			if err != nil {
 				return Result{Err: err}
 			}
@@ -259,7 +282,8 @@ func (r *run) classify(ctx context.Context, err error) error {
 }
 
 func (r *run) timeout(ctx context.Context, last error) error {
-	if errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// Stopped from outside: a newer transition superseded this run, or keepalived sent SIGTERM.
 		return fmt.Errorf("stopped after %d ms: %w", r.elapsed(), context.Cause(ctx))
 	}
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {

@@ -112,6 +112,23 @@ func (d *Dir) LockIP(ctx context.Context, ip netip.Addr) (*Lock, error) {
 	}
 }
 
+// TryLockIP takes ip's lock only if it is free at once; ok is false when another run holds it.
+func (d *Dir) TryLockIP(ip netip.Addr) (l *Lock, ok bool, err error) {
+	p := filepath.Join(d.path, "lock-"+ipName(ip))
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w: %v", ip, ErrUnusable, unwrapPathErr(err))
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("lock %s: %w", ip, err)
+	}
+	return &Lock{f: f}, true, nil
+}
+
 // IPResult is the outcome of one IP in a run.
 type IPResult struct {
 	IP         string `json:"ip"`

@@ -1,0 +1,211 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/do-fip/do-fip/notify"
+	"github.com/do-fip/do-fip/state"
+)
+
+func notifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "notify",
+		Usage:     "keepalived's generic notify hook: MASTER moves the IPs here, other states stop any move in flight",
+		ArgsUsage: "INSTANCE|GROUP NAME STATE PRIORITY | STATE",
+		Description: "For keepalived's generic hook, which appends four words:\n" +
+			"   notify \"/usr/bin/do-fip notify\"\n" +
+			"or, per state: notify_master \"/usr/bin/do-fip notify MASTER\", notify_backup \"/usr/bin/do-fip notify BACKUP\".\n" +
+			"MASTER: move the IPs here (as assign). BACKUP, FAULT, STOP: record the state, so that an assign\n" +
+			"this node still has in flight for the same IPs stops before it can take the IP from the new MASTER.\n" +
+			"It never unassigns. Runs are ordered by when keepalived started them, so a late hook of an older\n" +
+			"transition never overrides a newer one. Several VRRP instances: give each its IPs with --ip.",
+		Flags:  append(commonFlags(), dropletIDFlag, ipFlag()),
+		Action: runNotify,
+	}
+}
+
+func runNotify(c *cli.Context) error {
+	ev, err := notify.ParseKeepalivedArgs(c.Args().Slice())
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err, hint: "in keepalived.conf: notify \"/usr/bin/do-fip notify\" (keepalived appends the four words)"}
+	}
+	ips, err := withIPFlags(c, nil)
+	if err != nil {
+		return err
+	}
+	e, ips, err := setupWithIPs(c, "notify", ips)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	dir, err := e.stateDir()
+	if err != nil {
+		return e.fail(c.App.ErrWriter, err)
+	}
+	self := state.SelfEvent()
+	log := e.log.With().Str("instance", ev.Name).Str("state", ev.State).Int("priority", ev.Priority).Logger()
+
+	// Record first, for every state: this is what stops an older run that is still moving the IP here.
+	var mine []netip.Addr
+	for _, ip := range ips {
+		t := state.Transition{Event: self, Time: time.Now().UTC(), Kind: ev.Kind, Name: ev.Name, State: ev.State, Priority: ev.Priority}
+		applied, cur, err := dir.RecordTransition(ip, t)
+		if err != nil {
+			return e.fail(c.App.ErrWriter, fmt.Errorf("record %s for %s: %w", ev.State, ip, err))
+		}
+		if !applied {
+			log.Warn().Str("event", "stale_transition").Str("ip", ip.String()).Str("newer_state", cur.State).Int("newer_pid", cur.Event.PID).
+				Msg("keepalived started a newer hook for this IP already; this older event is ignored")
+			continue
+		}
+		mine = append(mine, ip)
+	}
+	log.Info().Str("event", "transition").Str("ips", joinIPs(mine)).Msg("keepalived state change recorded")
+	if notify.Decide(ev.State) != notify.Take || len(mine) == 0 {
+		return nil
+	}
+	ctx, cancel := e.deadline(c.Context)
+	defer cancel()
+	m, err := e.newMover(ctx, c.App.Version, 0)
+	if err != nil {
+		return e.fail(c.App.ErrWriter, err)
+	}
+	m.self = self
+	return m.move(ctx, c, mine, "notify "+ev.State)
+}
+
+func reconcileCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "reconcile",
+		Usage: "if keepalived last made this node MASTER and the IP is elsewhere, move it back here",
+		Description: "Repairs what a one-shot hook cannot see: after a split brain heals, the node that stayed\n" +
+			"MASTER gets no new notify and the IP may sit on the node that went back to BACKUP. Wire it to\n" +
+			"   notify_master_rx_lower_pri \"/usr/bin/do-fip reconcile\"\n" +
+			"(run when a MASTER hears a lower-priority MASTER: the moment a split brain heals) and, as a safety\n" +
+			"net, to a vrrp_script with weight 0 and a long interval. It acts only when the last keepalived\n" +
+			"transition recorded by 'do-fip notify' on this node is MASTER, so it never moves the IP to a node\n" +
+			"that is not MASTER. Cheap: the metadata service first, the API only when the IP is not here.\n" +
+			"It exits 0 whatever the API says (problems go to the log), so a vrrp_script never puts the node\n" +
+			"in FAULT because of the API; only bad arguments exit non-zero.",
+		Flags:  append(commonFlags(), dropletIDFlag, ipFlag()),
+		Action: runReconcile,
+	}
+}
+
+func runReconcile(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageErr("reconcile takes no arguments (use --ip): got %q", c.Args().First())
+	}
+	ips, err := withIPFlags(c, nil)
+	if err != nil {
+		return err
+	}
+	e, ips, err := setupWithIPs(c, "reconcile", ips)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	if err := reconcile(c, e, ips); err != nil {
+		// Logged (and printed) but not an exit status: see the command's description.
+		_ = e.fail(c.App.ErrWriter, err)
+	}
+	return nil
+}
+
+func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
+	dir, err := e.stateDir()
+	if err != nil {
+		return err
+	}
+	base := map[netip.Addr]state.Event{}
+	var master []netip.Addr
+	for _, ip := range ips {
+		st, err := dir.IPState(ip)
+		switch {
+		case err != nil:
+			e.log.Warn().Err(err).Str("ip", ip.String()).Msg("cannot read the recorded keepalived state; not touching this IP")
+		case st == nil:
+			e.log.Info().Str("event", "reconcile_unknown").Str("ip", ip.String()).
+				Msg("no keepalived transition recorded for this IP (is the generic notify \"/usr/bin/do-fip notify\" configured?); not touching it")
+		case st.Current.State != "MASTER":
+			e.log.Debug().Str("event", "reconcile_not_master").Str("ip", ip.String()).Str("state", st.Current.State).Msg("not MASTER; nothing to do")
+		default:
+			master = append(master, ip)
+			base[ip] = st.Current.Event
+		}
+	}
+	if len(master) == 0 {
+		return nil
+	}
+	ctx, cancel := e.deadline(c.Context)
+	defer cancel()
+
+	// The metadata service is free and local: if it shows every IP here, no API request is needed.
+	md, merr := e.metadataClient().Get(ctx)
+	var need []netip.Addr
+	for _, ip := range master {
+		if merr == nil && (e.cfg.DropletID == 0 || e.cfg.DropletID == md.DropletID) && heldIn(md, ip) {
+			continue
+		}
+		need = append(need, ip)
+	}
+	if len(need) == 0 {
+		e.log.Debug().Str("event", "reconcile_ok").Msg("MASTER and the metadata service shows every IP here")
+		return nil
+	}
+	// Another do-fip run on this node is already moving the IP: leave it to that run.
+	var free []netip.Addr
+	for _, ip := range need {
+		l, ok, err := dir.TryLockIP(ip)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			e.log.Info().Str("event", "reconcile_busy").Str("ip", ip.String()).Msg("another do-fip run is moving this IP; leaving it to that run")
+			continue
+		}
+		l.Unlock()
+		free = append(free, ip)
+	}
+	if len(free) == 0 {
+		return nil
+	}
+	m, err := e.newMover(ctx, c.App.Version, 0)
+	if err != nil {
+		return err
+	}
+	// Acting on the recorded MASTER transition: any transition recorded after it stops the move, even one
+	// keepalived started before this run.
+	m.base = base
+	var move []netip.Addr
+	for _, ip := range free {
+		info, err := m.api.GetIP(ctx, ip)
+		if err != nil {
+			return fmt.Errorf("reconcile %s: %w", ip, err)
+		}
+		switch {
+		case info.DropletID == m.a.DropletID:
+			e.log.Debug().Str("event", "reconcile_ok").Str("ip", ip.String()).Msg("the API shows the IP here")
+		case info.Locked:
+			e.log.Info().Str("event", "reconcile_pending").Str("ip", ip.String()).Int("holder", info.DropletID).
+				Msg("a move of this IP is pending; checking again next time")
+		default:
+			e.log.Warn().Str("event", "reconcile_move").Str("ip", ip.String()).Int("holder", info.DropletID).
+				Msg("this node is MASTER but the IP is elsewhere (split brain healed?): moving it back")
+			move = append(move, ip)
+		}
+	}
+	if len(move) == 0 {
+		return nil
+	}
+	err = m.move(ctx, c, move, "reconcile")
+	if errors.Is(err, errReported) {
+		return nil
+	}
+	return err
+}

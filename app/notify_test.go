@@ -1,0 +1,205 @@
+package app_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/do-fip/do-fip/dosim"
+)
+
+func TestNotifyMasterAssigns(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_IPS"] = ipv4
+	r := h.run("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	h.wantCode(r, 0)
+	h.wantHolder(ipv4, 1001)
+	h.wantPosts(1)
+	st := h.run("status", "--json")
+	if !strings.Contains(st.stdout, `"keepalived_state": "MASTER"`) {
+		t.Errorf("status does not show the recorded MASTER state:\n%s", st.stdout)
+	}
+}
+
+func TestNotifyBackupNeverUnassigns(t *testing.T) {
+	for _, state := range []string{"BACKUP", "FAULT", "STOP"} {
+		t.Run(state, func(t *testing.T) {
+			h := newHarness(t)
+			h.env["DO_FIP_IPS"] = ipv4
+			h.sim.Assign(ipv4, 1001)
+			r := h.run("notify", "INSTANCE", "VI_1", state, "100")
+			h.wantCode(r, 0)
+			if n := len(h.requests("", "")); n != 0 {
+				t.Errorf("%d API requests on %s, want none (record only, never unassign)", n, state)
+			}
+			h.wantHolder(ipv4, 1001)
+		})
+	}
+}
+
+func TestNotifyShortForm(t *testing.T) {
+	h := newHarness(t)
+	r := h.run("notify", "--ip", ipv6, "MASTER")
+	h.wantCode(r, 0)
+	h.wantHolder(ipv6, 1001)
+	h.wantHolder(ipv4, 0)
+}
+
+func TestNotifyBadArguments(t *testing.T) {
+	tests := map[string][]string{
+		"no words":         {"notify"},
+		"two words":        {"notify", "INSTANCE", "VI_1"},
+		"five words":       {"notify", "INSTANCE", "VI_1", "MASTER", "100", "extra"},
+		"unknown state":    {"notify", "INSTANCE", "VI_1", "LEADER", "100"},
+		"unknown kind":     {"notify", "VRRP", "VI_1", "MASTER", "100"},
+		"bad priority":     {"notify", "INSTANCE", "VI_1", "MASTER", "high"},
+		"priority too big": {"notify", "INSTANCE", "VI_1", "MASTER", "300"},
+		"lowercase state":  {"notify", "master"},
+		"bad --ip":         {"notify", "--ip", "203.0.113", "MASTER"},
+	}
+	for name, args := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.env["DO_FIP_IPS"] = ipv4
+			r := h.run(args...)
+			h.wantCode(r, 2)
+			if h.allRequests() != 0 {
+				t.Errorf("%d requests on bad arguments", h.allRequests())
+			}
+			if !strings.Contains(r.stderr, "do-fip: error:") {
+				t.Errorf("stderr %q", r.stderr)
+			}
+		})
+	}
+}
+
+func (h *harness) waitFor(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestBackupSupersedesAMasterRunBeforeItPosts(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_IPS"] = ipv4
+	// The MASTER run's read of the IP hangs; meanwhile keepalived moves on to BACKUP.
+	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/reserved_ips/", Times: 1, Delay: 5 * time.Second})
+	wait := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	// The simulator logs the delayed read only once answered; do-fip logs its start before reading.
+	h.waitFor("the MASTER run to start assigning", func() bool { return strings.Contains(h.logFile(), `"event":"start"`) })
+	time.Sleep(50 * time.Millisecond)
+	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	r := wait()
+	h.wantCode(r, 8)
+	if r.elapsed > 3*time.Second {
+		t.Errorf("the superseded run took %v to stop", r.elapsed)
+	}
+	h.wantPosts(0)
+	h.wantHolder(ipv4, 0)
+	if !strings.Contains(r.stderr, "superseded") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestBackupSupersedesAFollowingMasterRun(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_IPS"] = ipv4
+	h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 4 * time.Second})
+	wait := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	h.waitFor("the MASTER run's POST", func() bool { return len(h.requests("POST", "")) == 1 })
+	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	r := wait()
+	h.wantCode(r, 8)
+	if r.elapsed > 3*time.Second {
+		t.Errorf("the superseded run took %v to stop; it should not wait for the 4s action", r.elapsed)
+	}
+	h.wantPosts(1) // and no second POST after being superseded
+}
+
+func TestReconcile(t *testing.T) {
+	t.Run("no recorded state: nothing", func(t *testing.T) {
+		h := newHarness(t)
+		h.env["DO_FIP_IPS"] = ipv4
+		h.sim.Assign(ipv4, 1002)
+		h.wantCode(h.run("reconcile"), 0)
+		if h.allRequests() != 0 {
+			t.Errorf("%d requests without a recorded MASTER state", h.allRequests())
+		}
+	})
+	t.Run("BACKUP: never moves", func(t *testing.T) {
+		h := newHarness(t)
+		h.env["DO_FIP_IPS"] = ipv4
+		h.sim.Assign(ipv4, 1002)
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+		h.wantCode(h.run("reconcile"), 0)
+		h.wantHolder(ipv4, 1002)
+		if h.allRequests() != 0 {
+			t.Errorf("%d requests as BACKUP", h.allRequests())
+		}
+	})
+	t.Run("MASTER and held here: metadata only", func(t *testing.T) {
+		h := newHarness(t)
+		h.env["DO_FIP_IPS"] = ipv4
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "MASTER", "200"), 0)
+		h.sim.ResetRequests()
+		h.wantCode(h.run("reconcile"), 0)
+		if n := len(h.requests("", "")); n != 0 {
+			t.Errorf("%d API requests while the metadata service shows the IP here, want 0", n)
+		}
+	})
+	t.Run("MASTER and the IP elsewhere: moves it back", func(t *testing.T) {
+		h := newHarness(t)
+		h.env["DO_FIP_IPS"] = ipv4
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "MASTER", "200"), 0)
+		h.sim.Assign(ipv4, 1002) // the other node took it during a split brain
+		h.sim.ResetRequests()
+		r := h.run("reconcile")
+		h.wantCode(r, 0)
+		h.wantHolder(ipv4, 1001)
+		h.wantPosts(1)
+		if !strings.Contains(h.logFile(), `"event":"reconcile_move"`) {
+			t.Error("the move back is not logged")
+		}
+	})
+	t.Run("API failure still exits 0 and is logged", func(t *testing.T) {
+		h := newHarness(t)
+		h.env["DO_FIP_IPS"] = ipv4
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "MASTER", "200"), 0)
+		h.sim.Assign(ipv4, 1002)
+		h.env["DIGITALOCEAN_ACCESS_TOKEN"] = "dop_v1_" + strings.Repeat("1", 64)
+		r := h.run("reconcile")
+		h.wantCode(r, 0)
+		if !strings.Contains(h.logFile(), `"exit_code":4`) {
+			t.Errorf("the 401 is not in the log:\n%s", h.logFile())
+		}
+	})
+	t.Run("arguments refused", func(t *testing.T) {
+		h := newHarness(t)
+		h.wantCode(h.run("reconcile", ipv4), 2)
+	})
+}
+
+func TestConcurrentAssignsSerialize(t *testing.T) {
+	h := newHarness(t)
+	const n = 50
+	waits := make([]func() result, n)
+	var mu sync.Mutex
+	for i := range n {
+		mu.Lock()
+		waits[i] = h.start("assign", ipv4)
+		mu.Unlock()
+	}
+	for i, w := range waits {
+		if r := w(); r.code != 0 {
+			t.Errorf("run %d exited %d: %s", i, r.code, r.stderr)
+		}
+	}
+	h.wantHolder(ipv4, 1001)
+	h.wantPosts(1)
+}

@@ -1,0 +1,161 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Event orders do-fip runs by when keepalived started them. keepalived forks the hooks of successive
+// transitions in order, but they may run in any order (keepalived issues #996, #2158): a BACKUP hook can finish
+// before the MASTER hook that came first. The kernel records each process's start time at fork, so comparing
+// start times (then PIDs, for two forks in one clock tick) recovers keepalived's order whatever the scheduler did.
+type Event struct {
+	Start uint64 `json:"start"` // process start time, clock ticks since boot (/proc/self/stat field 22)
+	PID   int    `json:"pid"`
+}
+
+// After reports whether e was started after o.
+func (e Event) After(o Event) bool {
+	if e.Start != o.Start {
+		return e.Start > o.Start
+	}
+	return e.PID > o.PID
+}
+
+// IsZero reports whether e is unset.
+func (e Event) IsZero() bool { return e.Start == 0 && e.PID == 0 }
+
+// SelfEvent returns this process's Event.
+func SelfEvent() Event {
+	pid := os.Getpid()
+	b, err := os.ReadFile("/proc/self/stat")
+	if err == nil {
+		if start, ok := parseStartTime(string(b)); ok {
+			return Event{Start: start, PID: pid}
+		}
+	}
+	// Without /proc, the wall clock in microseconds is the best approximation of the fork order.
+	return Event{Start: uint64(time.Now().UnixMicro()), PID: pid}
+}
+
+// parseStartTime reads field 22 of /proc/PID/stat. The command name (field 2) may hold spaces and
+// parentheses, so fields are counted from the last ')'.
+func parseStartTime(stat string) (uint64, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(f[19], 10, 64)
+	return v, err == nil
+}
+
+// Transition is one keepalived state change as a notify hook saw it.
+type Transition struct {
+	Event    Event     `json:"event"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind,omitempty"` // INSTANCE or GROUP
+	Name     string    `json:"name,omitempty"`
+	State    string    `json:"state"` // MASTER, BACKUP, FAULT, STOP
+	Priority int       `json:"priority,omitempty"`
+}
+
+// IPState is what this node last knew about keepalived's state for one IP, and the recent history.
+type IPState struct {
+	IP      string       `json:"ip"`
+	Current Transition   `json:"current"`
+	History []Transition `json:"history"` // newest last
+}
+
+const historyLen = 20
+
+func (d *Dir) ipStateName(ip netip.Addr) string { return "ip-" + ipName(ip) + ".json" }
+
+// withMutex runs f while holding the short-lived lock that guards ip's state file (not the assign lock).
+func (d *Dir) withMutex(ip netip.Addr, f func() error) error {
+	p := filepath.Join(d.path, ".ip-"+ipName(ip)+".mutex")
+	fh, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnusable, unwrapPathErr(err))
+	}
+	defer fh.Close()
+	if err := syscall.Flock(int(fh.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(fh.Fd()), syscall.LOCK_UN)
+	return f()
+}
+
+// RecordTransition stores t as ip's current state unless a transition keepalived started later is already
+// recorded; then t only joins the history, and RecordTransition returns false and the newer transition.
+func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (bool, Transition, error) {
+	var applied bool
+	var current Transition
+	err := d.withMutex(ip, func() error {
+		st, err := d.IPState(ip)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			// A damaged file must not block failover: start over.
+			st = nil
+		}
+		if st == nil {
+			st = &IPState{IP: ip.String()}
+		}
+		applied = st.Current.Event.IsZero() || !st.Current.Event.After(t.Event)
+		if applied {
+			st.Current = t
+		}
+		current = st.Current
+		st.History = append(st.History, t)
+		if len(st.History) > historyLen {
+			st.History = st.History[len(st.History)-historyLen:]
+		}
+		return d.writeJSON(d.ipStateName(ip), st)
+	})
+	return applied, current, err
+}
+
+// IPState returns what is recorded for ip, or (nil, nil) when nothing is.
+func (d *Dir) IPState(ip netip.Addr) (*IPState, error) {
+	var st IPState
+	ok, err := d.readJSON(d.ipStateName(ip), &st)
+	if !ok {
+		return nil, err
+	}
+	return &st, err
+}
+
+// Superseded returns a channel that receives the transition once one started after base[ip] is recorded for
+// any ip in base. A run that sees it stops: a newer keepalived decision on this node owns the IP now. base is
+// the run's own Event for a hook, or the MASTER transition a reconcile acted on.
+func (d *Dir) Superseded(ctx context.Context, base map[netip.Addr]Event, every time.Duration) <-chan Transition {
+	ch := make(chan Transition, 1)
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			for ip, b := range base {
+				if st, err := d.IPState(ip); err == nil && st != nil && st.Current.Event.After(b) {
+					ch <- st.Current
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return ch
+}
