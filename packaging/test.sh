@@ -19,26 +19,24 @@
 #       payload is never extracted as root: rpmlint runs as nobody, through a
 #       cpio that refuses absolute paths (nfpm writes absolute payload paths).
 #
-# Leaves the machine as it found it. The packages never delete the
-# keepalived_script user (other keepalived scripts may run as it); this test
-# deletes the user and group again only if they did not exist when it started
-# and the user is the one preinstall made. The user-handling cases (create,
-# idempotent, leave an existing user alone, warn about a tutorial-made user)
-# run against a private copy of /etc in a mount namespace.
+# Leaves the machine as it found it. It runs in its own mount namespace over
+# a private copy of /etc, so the keepalived_script user it starts without,
+# and the one the package creates, are never seen by the rest of the machine
+# (a keepalived running there keeps its script user); the real /etc is
+# checked at the end. Package files outside /etc do land on the real file
+# system while it runs, and are purged/erased at the end, even on failure.
 # It refuses to run if do-fip is already installed or /etc/do-fip or
 # /var/lib/do-fip exist, so it never touches a real installation. Tools it
 # needs (lintian rpm rpmlint rpm2cpio man-db file cpio) are installed with
 # apt-get only if missing, and left installed.
 #
-# While it runs, keepalived_script exists: a keepalived that (re)loads its
-# configuration in that window runs its scripts as that user.
-#
 # Ends with "N passed, M failed"; exits non-zero if any check failed.
 set -u
 
 dist=$(cd "${1:-dist}" 2>/dev/null && pwd) || { echo "package-test: no directory ${1:-dist} (make package)" >&2; exit 2; }
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 # Paths below (packaging/, examples/) are relative to the repository root.
-cd "$(dirname "$0")/.." || exit 2
+cd "$(dirname "$self")/.." || exit 2
 name=do-fip
 kuser=keepalived_script
 pass=0
@@ -67,6 +65,35 @@ for p in /etc/do-fip /var/lib/do-fip /usr/bin/do-fip; do
 	[ ! -e "$p" ] || die "$p exists: this test would delete it"
 done
 
+# --- private /etc ------------------------------------------------------------
+# Re-run this script in a new mount namespace with a copy of /etc mounted
+# over /etc. The copy is made here, in the real /etc's namespace.
+if [ -z "${DO_FIP_PACKAGE_TEST_ETC:-}" ]; then
+	command -v unshare >/dev/null || die "needs unshare (util-linux)"
+	etc_copy=$(mktemp -d /tmp/do-fip-package-test-etc.XXXXXX)
+	cp -a /etc "$etc_copy/etc" || die "cannot copy /etc"
+	trap 'rm -rf "$etc_copy"' EXIT
+	trap 'exit 130' INT TERM
+	grep "^$kuser:" /etc/passwd >"$etc_copy/passwd-line"
+	DO_FIP_PACKAGE_TEST_ETC=$etc_copy unshare --mount --propagation private "$BASH" "$self" "$dist"
+	exit
+fi
+etc_copy=$DO_FIP_PACKAGE_TEST_ETC
+exec 8</etc # the real /etc, still reachable as /proc/self/fd/8 once covered
+mount --bind "$etc_copy/etc" /etc || die "cannot mount the copy of /etc"
+# forget_user: delete keepalived_script from the private /etc by editing the
+# files. Not userdel: it looks at processes and files outside /etc (a
+# keepalived_script of the real machine may be running a hook right now).
+forget_user() {
+	local f
+	for f in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
+		[ -f "$f" ] && sed -i "/^$kuser:/d" "$f"
+	done
+	return 0
+}
+# Start as a machine that never had keepalived_script (only in the copy).
+forget_user
+
 # version_ok COMMAND...: the command prints "do-fip VERSION" (or urfave/cli's
 # "do-fip version VERSION"); VERSION is DO_FIP_VERSION when make passes it.
 version_ok() {
@@ -89,12 +116,6 @@ deb=${debs[0]}
 rpm=${rpms[0]}
 
 # --- state and cleanup ----------------------------------------------------
-# The comment preinstall.sh gives the user it creates.
-ours="keepalived scripts (do-fip)"
-had_user=no had_group=no
-getent passwd "$kuser" >/dev/null && had_user=yes
-getent group "$kuser" >/dev/null && had_group=yes
-
 tmp=$(mktemp -d /tmp/do-fip-package-test.XXXXXX)
 chmod 0755 "$tmp"
 rpmdb="$tmp/rpmdb"
@@ -112,13 +133,8 @@ cleanup() {
 	rm -f /etc/do-fip/do-fip.conf.rpmsave
 	rm -rf /var/lib/do-fip
 	rmdir /etc/do-fip 2>/dev/null
-	# Only a user this run created (its comment says so): another process on
-	# the machine may have created keepalived_script meanwhile.
-	if [ "$had_user" = no ] && getent passwd "$kuser" | grep -q ":$ours:"; then userdel "$kuser"; fi
-	if [ "$had_group" = no ] && getent group "$kuser" >/dev/null && ! getent passwd "$kuser" >/dev/null; then
-		groupdel "$kuser"
-	fi
 	rm -rf "$tmp"
+	umount /etc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -186,6 +202,7 @@ check "deb: state dir is keepalived_script 0750 in the archive" \
 	contains "$tmp/deb-list" '^drwxr-x--- keepalived_script/keepalived_script .* \./var/lib/do-fip/$'
 check "deb: Recommends keepalived" is keepalived dpkg-deb -f "$deb" Recommends
 
+check "deb: starting without $kuser" bash -c "! getent passwd $kuser"
 check "dpkg -i" dpkg -i "$deb"
 check "installed files present" present "${files[@]}" ${examples[@]+"${examples[@]}"}
 check "config is a conffile" contains <(dpkg-query -W -f='${Conffiles}\n' "$name") '^ /etc/do-fip/do-fip.conf '
@@ -250,41 +267,35 @@ check "after purge: config, state and every file gone" \
 	absent /etc/do-fip /var/lib/do-fip "${files[@]}" ${examples[@]+"${examples[@]}"}
 check "after purge: $kuser kept (by design)" getent passwd "$kuser"
 
-# ===================== maintainer scripts, private /etc =====================
-# The user handling runs against a private copy of /etc (own mount namespace):
-# other processes on this machine keep seeing the real keepalived_script (or
-# its absence) while the scripts delete, create or find one.
-cp -a /etc "$tmp/etc"
-getent passwd "$kuser" >"$tmp/passwd-before" || true
-cat >"$tmp/scripts-test" <<'EOF'
-set -e
-[ -d "$1/etc" ] || exit 1
-mount --bind "$1/etc" /etc
-userdel keepalived_script 2>/dev/null || true
-groupdel keepalived_script 2>/dev/null || true
-sh packaging/scripts/preinstall.sh install
-sh packaging/scripts/preinstall.sh upgrade 1 # twice: must be idempotent
-echo "user=$(getent passwd keepalived_script | cut -d: -f1,6,7)"
-echo "group=$(id -gn keepalived_script)"
-echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | wc -l)"
-# The seed tutorial's user: primary group "users".
-userdel keepalived_script
-useradd -g users -M keepalived_script
-echo "warn2=$(sh packaging/scripts/postinstall.sh configure 2>&1 | grep -c 'primary group of user keepalived_script is "users"')"
-echo "rpmwarn=$(sh packaging/scripts/postinstall.sh 1 2>&1 | grep -c 'usermod -g keepalived_script')"
-sh packaging/scripts/preinstall.sh install
-echo "after=$(id -gn keepalived_script)"
-EOF
-unshare --mount --propagation private bash "$tmp/scripts-test" "$tmp" >"$tmp/scripts-out" 2>&1
+# ===================== maintainer scripts ====================================
+# Run directly, against the private /etc: create, idempotent, leave an
+# existing user alone, warn about a tutorial-made user.
+scripts_test() {
+	set -e
+	forget_user
+	sh packaging/scripts/preinstall.sh install
+	sh packaging/scripts/preinstall.sh upgrade 1 # twice: must be idempotent
+	echo "user=$(getent passwd "$kuser" | cut -d: -f1,6,7)"
+	echo "group=$(id -gn "$kuser")"
+	echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | wc -l)"
+	# The seed tutorial's user: primary group "users".
+	forget_user
+	useradd -g users -M "$kuser"
+	echo "warn2=$(sh packaging/scripts/postinstall.sh configure 2>&1 | grep -c "primary group of user $kuser is \"users\"")"
+	echo "rpmwarn=$(sh packaging/scripts/postinstall.sh 1 2>&1 | grep -c "usermod -g $kuser")"
+	sh packaging/scripts/preinstall.sh install
+	echo "after=$(id -gn "$kuser")"
+	# Back to a machine without the user, for the rpm's %pre below.
+	forget_user
+}
+(scripts_test) >"$tmp/scripts-out" 2>&1
 check "preinstall creates $kuser: no home, nologin shell" \
-	contains "$tmp/scripts-out" '^user=keepalived_script:/nonexistent:/(usr/)?sbin/nologin$'
+	contains "$tmp/scripts-out" "^user=$kuser:/nonexistent:/(usr/)?sbin/nologin$"
 check "preinstall makes group $kuser the user's primary group" contains "$tmp/scripts-out" "^group=$kuser$"
 check "postinstall is silent for a user it made" contains "$tmp/scripts-out" '^warn1=0$'
 check "postinstall warns about a tutorial-made user (primary group users)" contains "$tmp/scripts-out" '^warn2=1$'
 check "postinstall warns the same under rpm (\$1 = 1)" contains "$tmp/scripts-out" '^rpmwarn=1$'
 check "preinstall leaves an existing user alone" contains "$tmp/scripts-out" '^after=users$'
-check "the real /etc was not touched" is "$(cat "$tmp/passwd-before")" getent passwd "$kuser"
-rm -rf "$tmp/etc"
 
 # =========================== .rpm ===========================================
 # Queries only: rpm -qp reads headers, never the payload.
@@ -325,8 +336,9 @@ check "rpmlint clean (as nobody)" bash -c "cd '$tmp/rpmlint' && setpriv --reuid=
 	env HOME='$tmp/rpmlint' PATH='$tmp/bin:$PATH' rpmlint -c '$tmp/rpmlint/rpmlint.toml' '$tmp/rpmlint'/*.rpm"
 
 mkdir -p "$rpmdb"
+check "rpm: starting without $kuser" bash -c "! getent passwd $kuser"
 check "rpm -i (throwaway rpm database)" rpm --dbpath "$rpmdb" -i --nodeps "$rpm"
-check "rpm: $kuser has primary group $kuser" is "$kuser" id -gn "$kuser"
+check "rpm: %pre created $kuser, primary group $kuser" is "$kuser" id -gn "$kuser"
 check "rpm: installed files verify (rpm -V)" rpm --dbpath "$rpmdb" -V "$name"
 check "rpm: config owner and mode root:$kuser 640" is "root:$kuser 640" stat -c '%U:%G %a' /etc/do-fip/do-fip.conf
 check "rpm: do-fip --version as $kuser" version_ok as_hook /usr/bin/do-fip --version
@@ -334,6 +346,9 @@ echo "# edited by package-test" >>/etc/do-fip/do-fip.conf
 check "rpm -e" rpm --dbpath "$rpmdb" -e --nodeps "$name"
 check "after erase: binary gone, edited config saved as .rpmsave" \
 	bash -c "[ ! -e /usr/bin/do-fip ] && grep -q '^# edited by package-test' /etc/do-fip/do-fip.conf.rpmsave"
+
+check "the real /etc still has the keepalived_script it had (or none)" \
+	is "$(cat "$etc_copy/passwd-line")" bash -c "grep '^$kuser:' /proc/self/fd/8/passwd || true"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
