@@ -42,7 +42,9 @@ PKG_MAINTAINER := $(shell sed -n 's/^maintainer: //p' packaging/nfpm.yaml)
 PKG_LDFLAGS := -s -w -X main.version=$(VERSION)
 PKG_ENV := PKG_VERSION='$(PKG_VERSION)' PKG_STAGE='$(PKG_STAGE)' \
 	SOURCE_DATE_EPOCH='$(SOURCE_DATE_EPOCH)'
-# The installed config: the documented example once examples/ has it.
+# The installed config: the documented example once examples/ has it, with
+# every "key = value" line commented out, so a fresh install sets nothing
+# until the administrator says so (the example itself ships under examples/).
 PKG_CONF := $(firstword $(wildcard examples/do-fip.conf) packaging/do-fip.conf)
 
 .PHONY: package package-stage package-test release-check package-clean
@@ -79,7 +81,7 @@ package-stage:
 		$$bin completion bash > $(PKG_STAGE)/do-fip.bash; \
 		$$bin completion zsh > $(PKG_STAGE)/_do-fip; \
 		test -s $(PKG_STAGE)/do-fip.bash && test -s $(PKG_STAGE)/_do-fip
-	@cp $(PKG_CONF) $(PKG_STAGE)/do-fip.conf
+	@sed -E 's/^([a-z_]+[[:space:]]*=)/#\1/' $(PKG_CONF) > $(PKG_STAGE)/do-fip.conf
 	@{ cat packaging/copyright; echo; echo 'License: Expat'; \
 		sed -n '/^Permission is hereby granted/,$$p' LICENSE | sed 's/^$$/./; s/^/ /'; \
 		} > $(PKG_STAGE)/copyright

@@ -213,6 +213,8 @@ check "do-fip --version as $kuser, the way keepalived runs hooks" \
 check "runuser -u $kuser -- do-fip --version" \
 	version_ok runuser -u "$kuser" -- /usr/bin/do-fip --version
 check "binary is static" contains <(file -L /usr/bin/do-fip) 'statically linked'
+check "installed config sets nothing (comments and blank lines only)" \
+	bash -c "! grep -Ev '^[[:space:]]*(#|\$)' /etc/do-fip/do-fip.conf"
 check "config owner and mode root:$kuser 640" is "root:$kuser 640" stat -c '%U:%G %a' /etc/do-fip/do-fip.conf
 check "config readable by $kuser (primary group only)" as_hook cat /etc/do-fip/do-fip.conf
 check "config not readable by nobody" bash -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups -- cat /etc/do-fip/do-fip.conf'
