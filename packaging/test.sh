@@ -191,9 +191,12 @@ fi
 echo "package-test: $deb, $rpm"
 
 # =========================== .deb ===========================================
-cp "$deb" "$tmp/" && chmod 0644 "$tmp/$(basename "$deb")"
-check "lintian --fail-on error,warning (as nobody)" \
-	as_nobody env HOME="$tmp" lintian --fail-on error,warning "$tmp/$(basename "$deb")"
+mkdir -m 0755 "$tmp/lintian"
+cp "$dist"/${name}_*.deb "$tmp/lintian/" && chmod 0644 "$tmp/lintian"/*.deb
+for d in "$tmp/lintian"/*.deb; do
+	check "lintian --fail-on error,warning $(basename "$d") (as nobody)" \
+		as_nobody env HOME="$tmp/lintian" lintian --fail-on error,warning "$d"
+done
 
 dpkg-deb -c "$deb" >"$tmp/deb-list"
 check "deb: config is root/keepalived_script 0640 in the archive" \
@@ -253,9 +256,16 @@ check "man page renders without groff warnings" \
 	bash -c 'MANWIDTH=80 man --warnings -l /usr/share/man/man1/do-fip.1.gz 2>&1 >/dev/null | (! grep .)'
 check "bash completion parses" bash -n /usr/share/bash-completion/completions/do-fip
 
+# An upgrade: the same package as a newer revision (VERSION-1 -> VERSION-1.1).
 echo "# edited by package-test" >>/etc/do-fip/do-fip.conf
-check "dpkg -i again (upgrade path) keeps the edited config" \
-	bash -c "dpkg -i '$deb' >/dev/null && grep -q '^# edited by package-test' /etc/do-fip/do-fip.conf"
+dpkg-deb -R "$deb" "$tmp/upgrade"
+sed -i 's/^Version: .*/&.1/' "$tmp/upgrade/DEBIAN/control"
+dpkg-deb -b "$tmp/upgrade" "$tmp/upgrade.deb" >/dev/null
+check "upgrade to a newer revision (dpkg -i)" dpkg -i "$tmp/upgrade.deb"
+check "after upgrade: the newer revision is installed" \
+	is "$(dpkg-deb -f "$tmp/upgrade.deb" Version)" dpkg-query -W -f='${Version}' "$name"
+check "after upgrade: edited config kept, still root:$kuser 640" bash -c \
+	"grep -q '^# edited by package-test' /etc/do-fip/do-fip.conf && [ \"\$(stat -c '%U:%G %a' /etc/do-fip/do-fip.conf)\" = 'root:$kuser 640' ]"
 
 check "dpkg -r" dpkg -r "$name"
 check "after remove: binary and man page gone" absent /usr/bin/do-fip /usr/share/man/man1/do-fip.1.gz
