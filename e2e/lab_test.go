@@ -11,6 +11,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/do-fip/do-fip/dosim"
 )
 
 // The lab's addresses live only inside the namespaces a test creates.
@@ -118,6 +120,7 @@ func newLab(t *testing.T, opt labOptions) *lab {
 	}
 	l.latency = opt.latency
 	l.sim = l.startCloud(opt.latency)
+	t.Cleanup(l.explainFailure)
 	return l
 }
 
@@ -410,4 +413,44 @@ func (n *node) waitLine(since time.Time, timeout time.Duration, match func(strin
 		t.Fatalf("%s: no matching keepalived line within %v; log:\n%s", n.name, timeout, dump(n.ka.out))
 	}
 	return ln.at
+}
+
+// explainFailure logs, when the test failed, what a reader needs to see why: every
+// node's keepalived state changes, every do-fip run's decisions, and the API requests.
+func (l *lab) explainFailure() {
+	t := l.t
+	if !t.Failed() {
+		return
+	}
+	var b strings.Builder
+	for _, n := range l.nodes {
+		fmt.Fprintf(&b, "--- %s (%s, droplet %d) keepalived:\n", n.name, n.addr, n.dropletID)
+		if n.ka != nil {
+			for _, ln := range n.ka.out.all() {
+				if stateRE.MatchString(ln.text) || strings.Contains(ln.text, "advert") || strings.Contains(ln.text, "VRRP_Script") {
+					fmt.Fprintf(&b, "%s %s\n", ln.at.Format("15:04:05.000"), ln.text)
+				}
+			}
+		}
+		fmt.Fprintf(&b, "--- %s do-fip log (info and above):\n", n.name)
+		if data, err := os.ReadFile(n.logFile()); err == nil {
+			for _, ln := range strings.Split(string(data), "\n") {
+				if ln != "" && !strings.Contains(ln, `"level":"debug"`) {
+					b.WriteString(ln + "\n")
+				}
+			}
+		}
+	}
+	if l.sim != nil && l.sim.sim.running() {
+		b.WriteString("--- API requests:\n")
+		var reqs []dosim.Request
+		if err := l.sim.do("GET", "/_sim/requests", nil, &reqs); err == nil {
+			for _, r := range reqs {
+				if !r.Metadata {
+					fmt.Fprintf(&b, "%s %s %s %d %s\n", r.Time.Format("15:04:05.000"), r.Method, r.Path, r.Status, r.Body)
+				}
+			}
+		}
+	}
+	t.Logf("what happened:\n%s", b.String())
 }

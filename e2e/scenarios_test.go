@@ -174,6 +174,14 @@ func TestSplitBrain(t *testing.T) {
 				t.Fatalf("%s is %s during the partition, want MASTER (it still has its health)", m.name, st)
 			}
 			l.waitHooksIdle()
+			// The heal must find the IP on the peer, or there is nothing to repair. While
+			// the partition lasts, the MASTER's periodic reconcile would take it back
+			// (and the peer's take it again: both are MASTER), so the heal comes right
+			// after the peer's move, at the same point of chk_do_fip's 15 s timer every
+			// run: the periodic case's time is one sample of "up to 15 s plus a move".
+			if got := l.sim.holder(); got != b.dropletID {
+				t.Fatalf("before the heal the IP is on %d, want the peer %d", got, b.dropletID)
+			}
 
 			t1 := time.Now()
 			var trigger time.Time
