@@ -36,7 +36,7 @@ func (l *lab) startCloud(latency time.Duration) *cloud {
 	w := dosim.World{
 		Tokens:        []string{e2eToken()},
 		ActionLatency: latency,
-		IPs:           []dosim.ReservedIP{{IP: reservedIP, Region: "nyc3"}},
+		IPs:           []dosim.ReservedIP{{IP: reservedIP, Region: "nyc3"}, {IP: reservedIPv6, Region: "nyc3"}},
 	}
 	for i, n := range l.nodes {
 		w.Droplets = append(w.Droplets, dosim.Droplet{
@@ -137,17 +137,23 @@ func (c *cloud) must(err error) {
 	}
 }
 
-// holder is the droplet holding the reserved IP per the simulator (0: nobody).
+// holder is the droplet holding the reserved IPv4 per the simulator (0: nobody).
 func (c *cloud) holder() int {
+	c.t.Helper()
+	return c.holderOf(reservedIP)
+}
+
+// holderOf is the droplet holding reserved IP ip per the simulator (0: nobody).
+func (c *cloud) holderOf(ip string) int {
 	c.t.Helper()
 	var st dosim.State
 	c.must(c.do("GET", "/_sim/state", nil, &st))
-	for _, ip := range st.IPs {
-		if ip.IP == reservedIP {
-			return ip.DropletID
+	for _, s := range st.IPs {
+		if s.IP == ip {
+			return s.DropletID
 		}
 	}
-	c.t.Fatalf("simulator does not know %s", reservedIP)
+	c.t.Fatalf("simulator does not know %s", ip)
 	return 0
 }
 
@@ -159,17 +165,23 @@ func (c *cloud) requests() []dosim.Request {
 	return reqs
 }
 
-// waitHolder polls the simulator until droplet id holds the IP and returns when it first
-// saw that, or fails the test after timeout.
+// waitHolder polls the simulator until droplet id holds the reserved IPv4 and returns
+// when it first saw that, or fails the test after timeout.
 func (c *cloud) waitHolder(id int, timeout time.Duration) time.Time {
+	c.t.Helper()
+	return c.waitHolderOf(reservedIP, id, timeout)
+}
+
+// waitHolderOf is waitHolder for reserved IP ip.
+func (c *cloud) waitHolderOf(ip string, id int, timeout time.Duration) time.Time {
 	c.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		if c.holder() == id {
+		if c.holderOf(ip) == id {
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("droplet %d does not hold %s after %v (holder %d)", id, reservedIP, timeout, c.holder())
+			c.t.Fatalf("droplet %d does not hold %s after %v (holder %d)", id, ip, timeout, c.holderOf(ip))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

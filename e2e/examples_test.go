@@ -432,13 +432,26 @@ func TestLabWiringMatchesExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	render := func(opt labOptions) string {
+		n := &node{name: "lb1", priority: 150}
+		var b strings.Builder
+		err := keepalivedConf.Execute(&b, map[string]any{
+			"Name": "lb1", "User": scriptUser, "Health": "/run/healthy", "Bin": "/usr/bin/do-fip",
+			"Instances": n.instances(opt), "Addr": "10.200.0.11", "Peers": []string{"10.200.0.12"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
 	var lab strings.Builder
-	err = keepalivedConf.Execute(&lab, map[string]any{
-		"Name": "lb1", "User": scriptUser, "Health": "/run/healthy", "Bin": "/usr/bin/do-fip",
-		"Instance": "VI_1", "Priority": 150, "Addr": "10.200.0.11", "Peers": []string{"10.200.0.12"},
-	})
+	lab.WriteString(render(labOptions{}))
+	aa, err := os.ReadFile(filepath.Join(examplesDir, "active-active", "lb1.conf"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want, got := wiring(string(aa)), wiring(render(labOptions{activeActive: true})); !slices.Equal(want, got) {
+		t.Errorf("active/active lab wiring %q, example wiring %q", got, want)
 	}
 	if want, got := wiring(string(b)), wiring(lab.String()); !slices.Equal(want, got) {
 		t.Errorf("lab wiring %q, example wiring %q", got, want)

@@ -21,9 +21,11 @@ const (
 	cloudAddr  = "10.200.0.2"
 	metaAddr   = "169.254.169.254"
 	reservedIP = "203.0.113.10"
-	bogusMAC   = "02:00:00:00:de:ad"
-	scriptUser = "keepalived_script"
-	instance   = "VI_1"
+	// reservedIPv6 is the second reserved IP of the active/active lab.
+	reservedIPv6 = "2001:db8:10::10"
+	bogusMAC     = "02:00:00:00:de:ad"
+	scriptUser   = "keepalived_script"
+	instance     = "VI_1"
 )
 
 // labOptions shapes one lab.
@@ -32,6 +34,9 @@ type labOptions struct {
 	priorities []int         // VRRP priority per node; default 150, 100, 50
 	noPreempt  bool          // keepalived's nopreempt on every node
 	latency    time.Duration // the simulator's action latency; default 1s
+	// activeActive runs two instances, VI_V4 and VI_V6, one per reserved IP, each node
+	// the preferred MASTER of one, as in examples/keepalived/active-active.
+	activeActive bool
 }
 
 // lab is one test's world: a bridge namespace joining one namespace per load balancer and
@@ -189,8 +194,9 @@ func scriptIDs(t *testing.T) (int, int) {
 }
 
 // keepalivedConf is a node's keepalived.conf: the hook wiring of
-// examples/keepalived/two-node/lb1.conf, with the test's paths, and a health check on a
-// file the test toggles instead of HAProxy.
+// examples/keepalived/two-node/lb1.conf (one instance) or of the active/active example
+// (one instance per reserved IP, each hook given its IP), with the test's paths, and a
+// health check on a file the test toggles instead of HAProxy.
 var keepalivedConf = template.Must(template.New("keepalived.conf").Parse(`# {{.Name}}, written by the e2e harness
 global_defs {
     router_id {{.Name}}
@@ -204,37 +210,63 @@ vrrp_script chk_health {
     fall 1
     rise 1
 }
-
-vrrp_script chk_do_fip {
-    script "{{.Bin}} reconcile --timeout 20s"
+{{range .Instances}}
+vrrp_script chk_do_fip{{.Suffix}} {
+    script "{{$.Bin}} reconcile --timeout 20s{{.IPFlag}}"
     interval 15
     timeout 25
     weight 0
 }
-
-vrrp_instance {{.Instance}} {
+{{end}}
+{{- range .Instances}}
+vrrp_instance {{.Name}} {
     interface eth0
     state BACKUP
-    virtual_router_id 51
+    virtual_router_id {{.VRID}}
     priority {{.Priority}}
     advert_int 1
-{{- if .NoPreempt}}
+{{- if $.NoPreempt}}
     nopreempt
 {{- end}}
-    unicast_src_ip {{.Addr}}
+    unicast_src_ip {{$.Addr}}
     unicast_peer {
-{{- range .Peers}}
+{{- range $.Peers}}
         {{.}}
 {{- end}}
     }
     track_script {
         chk_health
-        chk_do_fip
+        chk_do_fip{{.Suffix}}
     }
-    notify "{{.Bin}} notify"
-    notify_master_rx_lower_pri "{{.Bin}} reconcile"
+    notify "{{$.Bin}} notify{{.IPFlag}}"
+    notify_master_rx_lower_pri "{{$.Bin}} reconcile{{.IPFlag}}"
 }
-`))
+{{end}}`))
+
+// kaInstance is one vrrp_instance of a node's keepalived.conf.
+type kaInstance struct {
+	Name     string
+	VRID     int
+	Priority int
+	IPFlag   string // " --ip IP" on every do-fip hook, or "" to use do-fip.conf's ips
+	Suffix   string // of its chk_do_fip check
+}
+
+// instances are the node's VRRP instances: VI_1 for the reserved IPv4, or, active/active,
+// VI_V4 (lb1 preferred) and VI_V6 (lb2 preferred), one per reserved IP.
+func (n *node) instances(opt labOptions) []kaInstance {
+	if !opt.activeActive {
+		return []kaInstance{{Name: instance, VRID: 51, Priority: n.priority}}
+	}
+	v4, v6 := 150, 100
+	if n.name != "lb1" {
+		v4, v6 = 100, 150
+	}
+	return []kaInstance{
+		{Name: "VI_V4", VRID: 51, Priority: v4, IPFlag: " --ip " + reservedIP, Suffix: "_v4"},
+		{Name: "VI_V6", VRID: 52, Priority: v6, IPFlag: " --ip " + reservedIPv6, Suffix: "_v6"},
+	}
+}
 
 // writeFiles writes the node's keepalived.conf and creates the directories do-fip uses.
 func (n *node) writeFiles(opt labOptions) {
@@ -260,7 +292,7 @@ func (n *node) writeFiles(opt labOptions) {
 	var b strings.Builder
 	err := keepalivedConf.Execute(&b, map[string]any{
 		"Name": n.name, "User": scriptUser, "Health": n.health, "Bin": n.lab.bin,
-		"Instance": instance, "Priority": n.priority, "NoPreempt": opt.noPreempt,
+		"Instances": n.instances(opt), "NoPreempt": opt.noPreempt,
 		"Addr": n.addr, "Peers": peers,
 	})
 	if err != nil {
@@ -351,16 +383,22 @@ func (n *node) stateLine(state string, since time.Time) (line, bool) {
 	})
 }
 
-// waitState waits for the node to enter state at or after since.
+// waitState waits for the node (any of its instances) to enter state at or after since.
 func (n *node) waitState(state string, since time.Time, timeout time.Duration) time.Time {
+	n.lab.t.Helper()
+	return n.waitInstanceState("", state, since, timeout)
+}
+
+// waitInstanceState waits for instance inst ("" for any) to enter state at or after since.
+func (n *node) waitInstanceState(inst, state string, since time.Time, timeout time.Duration) time.Time {
 	t := n.lab.t
 	t.Helper()
 	ln, ok := n.ka.out.waitFor(since, timeout, func(s string) bool {
 		m := stateRE.FindStringSubmatch(s)
-		return m != nil && m[2] == state
+		return m != nil && m[2] == state && (inst == "" || m[1] == inst)
 	})
 	if !ok {
-		t.Fatalf("%s did not enter %s within %v", n.name, state, timeout)
+		t.Fatalf("%s %s did not enter %s within %v", n.name, inst, state, timeout)
 	}
 	return ln.at
 }

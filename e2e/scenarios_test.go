@@ -265,3 +265,39 @@ func TestThreeNodes(t *testing.T) {
 		}
 	}
 }
+
+// Active/active (examples/keepalived/active-active): lb1 is the preferred MASTER of the
+// reserved IPv4, lb2 of the reserved IPv6. When lb1 fails, lb2 holds both; when lb1
+// recovers, the IPv4 comes back and the IPv6 never moves.
+func TestActiveActive(t *testing.T) {
+	l := newLab(t, labOptions{activeActive: true})
+	a, b := l.nodes[0], l.nodes[1]
+	t0 := time.Now()
+	for _, n := range l.nodes {
+		n.setHealthy(true)
+		n.start()
+	}
+	a.waitInstanceState("VI_V4", "MASTER", t0, electTimeout)
+	b.waitInstanceState("VI_V6", "MASTER", t0, electTimeout)
+	l.sim.waitHolderOf(reservedIP, a.dropletID, moveTimeout)
+	l.sim.waitHolderOf(reservedIPv6, b.dropletID, moveTimeout)
+	l.waitHooksIdle()
+
+	t1 := time.Now()
+	a.setHealthy(false)
+	l.measure("active/active: lb1 fails", t1, b)
+	l.sim.waitHolderOf(reservedIPv6, b.dropletID, moveTimeout)
+	l.waitHooksIdle()
+	if v4, v6 := l.sim.holderOf(reservedIP), l.sim.holderOf(reservedIPv6); v4 != b.dropletID || v6 != b.dropletID {
+		t.Fatalf("after lb1 failed: IPv4 on %d, IPv6 on %d, want both on %d", v4, v6, b.dropletID)
+	}
+
+	t2 := time.Now()
+	a.setHealthy(true)
+	a.waitInstanceState("VI_V4", "MASTER", t2, electTimeout)
+	l.sim.waitHolderOf(reservedIP, a.dropletID, moveTimeout)
+	l.waitHooksIdle()
+	if v4, v6 := l.sim.holderOf(reservedIP), l.sim.holderOf(reservedIPv6); v4 != a.dropletID || v6 != b.dropletID {
+		t.Fatalf("after lb1 recovered: IPv4 on %d, IPv6 on %d, want %d and %d", v4, v6, a.dropletID, b.dropletID)
+	}
+}
