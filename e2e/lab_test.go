@@ -317,18 +317,24 @@ func (n *node) env() []string {
 	}
 }
 
-// start starts keepalived in the node's namespace, in the foreground (-n) with its log on
-// the console (-l -D) so the harness stamps each line as it comes.
+// start starts keepalived in the node's namespace.
 func (n *node) start() {
 	t := n.lab.t
 	t.Helper()
 	n.starts++
-	name := fmt.Sprintf("%s-keepalived-%d", n.name, n.starts)
-	n.ka = startProc(t, n.ns, name, n.dir, n.env(),
-		"keepalived", "-n", "-l", "-D", "-G", "-f", n.confFile(),
-		"-p", filepath.Join(n.dir, "keepalived.pid"),
-		"-r", filepath.Join(n.dir, "vrrp.pid"),
-		"-c", filepath.Join(n.dir, "checkers.pid"))
+	n.ka = startKeepalived(t, n.ns, fmt.Sprintf("%s-keepalived-%d", n.name, n.starts), n.dir, n.confFile(), n.env())
+}
+
+// startKeepalived runs keepalived with conf in namespace ns: in the foreground (-n), its
+// log on the console (-l -D, not syslog: -G) for the harness to stamp, and its own pid
+// files in dir, which several keepalived on one machine need.
+func startKeepalived(t *testing.T, ns, name, dir, conf string, env []string) *proc {
+	t.Helper()
+	return startProc(t, ns, name, dir, env,
+		"keepalived", "-n", "-l", "-D", "-G", "-f", conf,
+		"-p", filepath.Join(dir, "keepalived.pid"),
+		"-r", filepath.Join(dir, "vrrp.pid"),
+		"-c", filepath.Join(dir, "checkers.pid"))
 }
 
 // crash kills keepalived and its children at once with SIGKILL: no priority-0 advert, the
