@@ -1,8 +1,8 @@
 # do-fip — `make help` lists what a developer can do.
 SHELL      := bash
 GO         ?= go
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo 0.0.0)
-LDFLAGS    := -s -w -X main.version=$(VERSION)
+VERSION    ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null | sed 's/^v//')
+LDFLAGS    := -s -w -X main.version=$(or $(VERSION),0.0.0)
 BIN        := bin/do-fip
 GOTESTFLAGS ?=
 
