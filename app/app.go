@@ -23,6 +23,9 @@ import (
 
 // Run runs do-fip with args (args[0] is the program name) and returns the exit code.
 func Run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
+	if version == "" {
+		version = "unknown" // an empty version would hide --version
+	}
 	a := newApp(version, stdout, stderr)
 	err := a.RunContext(ctx, args)
 	if err == nil {
