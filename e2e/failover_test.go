@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"time"
@@ -24,6 +25,12 @@ func (l *lab) ready() *node {
 	l.waitHooksIdle()
 	return m
 }
+
+// randomPhase waits a random part of a second before an event: keepalived's adverts and
+// health checks tick once a second from its start, and a scenario runs the same steps
+// every time, so without this each run would hit the same point of that second and the
+// medians would show one phase instead of the spread a real failure meets.
+func randomPhase() { time.Sleep(rand.N(time.Second)) }
 
 // measure waits for the failover that began at t0 to end on node to, and records it:
 // keepalived's MASTER entry there, the assign POST, the move and do-fip's exit.

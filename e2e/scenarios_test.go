@@ -31,6 +31,7 @@ func TestFailoverHealthCheck(t *testing.T) {
 	l := newLab(t, labOptions{})
 	m := l.ready()
 	b := l.nodes[1]
+	randomPhase()
 	t0 := time.Now()
 	m.setHealthy(false)
 	l.measure("health check fails", t0, b)
@@ -47,6 +48,7 @@ func TestFailoverKeepalivedKilled(t *testing.T) {
 	l := newLab(t, labOptions{})
 	m := l.ready()
 	b := l.nodes[1]
+	randomPhase()
 	t0 := time.Now()
 	m.crash()
 	l.measure("keepalived SIGKILL", t0, b)
@@ -62,6 +64,7 @@ func TestRecoveryPreempt(t *testing.T) {
 	l := newLab(t, labOptions{})
 	m := l.ready()
 	b := l.nodes[1]
+	randomPhase()
 	t0 := time.Now()
 	m.setHealthy(false)
 	l.measure("health check fails", t0, b)
@@ -81,6 +84,7 @@ func TestRecoveryNoPreempt(t *testing.T) {
 	l := newLab(t, labOptions{noPreempt: true})
 	m := l.ready()
 	b := l.nodes[1]
+	randomPhase()
 	t0 := time.Now()
 	m.setHealthy(false)
 	l.measure("health check fails", t0, b)
@@ -167,6 +171,7 @@ func TestSplitBrain(t *testing.T) {
 			l := newLab(t, labOptions{})
 			m := l.ready()
 			b := l.nodes[1]
+			randomPhase()
 			t0 := time.Now()
 			m.cutFrom(b)
 			l.measure("split brain: link cut", t0, b)
@@ -256,6 +261,7 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("MASTER is %s, want lb1", m.name)
 	}
 	for _, step := range []struct{ dies, next *node }{{l.nodes[0], l.nodes[1]}, {l.nodes[1], l.nodes[2]}} {
+		randomPhase()
 		t0 := time.Now()
 		step.dies.crash()
 		l.measure("three nodes: "+step.dies.name+" dies", t0, step.next)
