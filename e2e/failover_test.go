@@ -32,6 +32,22 @@ func (l *lab) ready() *node {
 // medians would show one phase instead of the spread a real failure meets.
 func randomPhase() { time.Sleep(rand.N(time.Second)) }
 
+// failover runs event (a failure) at a random point of keepalived's tick, records the
+// failover that follows to node to, and checks that to holds the IP once every hook has
+// ended. It returns when the event happened.
+func (l *lab) failover(scenario string, to *node, event func()) time.Time {
+	l.t.Helper()
+	randomPhase()
+	t0 := time.Now()
+	event()
+	l.measure(scenario, t0, to)
+	l.waitHooksIdle()
+	if got := l.sim.holder(); got != to.dropletID {
+		l.t.Fatalf("%s: holder %d after every hook ended, want %s (%d)", scenario, got, to.name, to.dropletID)
+	}
+	return t0
+}
+
 // measure waits for the failover that began at t0 to end on node to, and records it:
 // keepalived's MASTER entry there, the assign POST, the move and do-fip's exit.
 func (l *lab) measure(scenario string, t0 time.Time, to *node) timing {

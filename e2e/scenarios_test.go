@@ -31,15 +31,8 @@ func TestFailoverHealthCheck(t *testing.T) {
 	l := newLab(t, labOptions{})
 	m := l.ready()
 	b := l.nodes[1]
-	randomPhase()
-	t0 := time.Now()
-	m.setHealthy(false)
-	l.measure("health check fails", t0, b)
+	t0 := l.failover("health check fails", b, func() { m.setHealthy(false) })
 	m.waitState("FAULT", t0, electTimeout)
-	l.waitHooksIdle()
-	if got := l.sim.holder(); got != b.dropletID {
-		t.Fatalf("holder %d after every hook ended, want %d", got, b.dropletID)
-	}
 }
 
 // Scenario 3: the MASTER's keepalived dies (SIGKILL): the BACKUP notices the missing
@@ -47,15 +40,7 @@ func TestFailoverHealthCheck(t *testing.T) {
 func TestFailoverKeepalivedKilled(t *testing.T) {
 	l := newLab(t, labOptions{})
 	m := l.ready()
-	b := l.nodes[1]
-	randomPhase()
-	t0 := time.Now()
-	m.crash()
-	l.measure("keepalived SIGKILL", t0, b)
-	l.waitHooksIdle()
-	if got := l.sim.holder(); got != b.dropletID {
-		t.Fatalf("holder %d after every hook ended, want %d", got, b.dropletID)
-	}
+	l.failover("keepalived SIGKILL", l.nodes[1], m.crash)
 }
 
 // Scenario 4: the original MASTER recovers. With preempt (keepalived's default) it takes
@@ -64,31 +49,16 @@ func TestRecoveryPreempt(t *testing.T) {
 	l := newLab(t, labOptions{})
 	m := l.ready()
 	b := l.nodes[1]
-	randomPhase()
-	t0 := time.Now()
-	m.setHealthy(false)
-	l.measure("health check fails", t0, b)
-	l.waitHooksIdle()
-
-	t1 := time.Now()
-	m.setHealthy(true)
-	l.measure("recovery (preempt)", t1, m)
+	l.failover("health check fails", b, func() { m.setHealthy(false) })
+	t1 := l.failover("recovery (preempt)", m, func() { m.setHealthy(true) })
 	b.waitState("BACKUP", t1, electTimeout)
-	l.waitHooksIdle()
-	if got := l.sim.holder(); got != m.dropletID {
-		t.Fatalf("holder %d after every hook ended, want %d", got, m.dropletID)
-	}
 }
 
 func TestRecoveryNoPreempt(t *testing.T) {
 	l := newLab(t, labOptions{noPreempt: true})
 	m := l.ready()
 	b := l.nodes[1]
-	randomPhase()
-	t0 := time.Now()
-	m.setHealthy(false)
-	l.measure("health check fails", t0, b)
-	l.waitHooksIdle()
+	l.failover("health check fails", b, func() { m.setHealthy(false) })
 
 	t1 := time.Now()
 	m.setHealthy(true)
@@ -171,14 +141,10 @@ func TestSplitBrain(t *testing.T) {
 			l := newLab(t, labOptions{})
 			m := l.ready()
 			b := l.nodes[1]
-			randomPhase()
-			t0 := time.Now()
-			m.cutFrom(b)
-			l.measure("split brain: link cut", t0, b)
+			l.failover("split brain: link cut", b, func() { m.cutFrom(b) })
 			if st := m.state(); st != "MASTER" {
 				t.Fatalf("%s is %s during the partition, want MASTER (it still has its health)", m.name, st)
 			}
-			l.waitHooksIdle()
 			// The heal must find the IP on the peer, or there is nothing to repair. While
 			// the partition lasts, the MASTER's periodic reconcile would take it back
 			// (and the peer's take it again: both are MASTER), so the heal comes right
@@ -242,13 +208,7 @@ func TestFailoverAPITrouble(t *testing.T) {
 				// Action faults change when an action completes: time the move by polling.
 				l.latency = 0
 			}
-			t0 := time.Now()
-			m.setHealthy(false)
-			l.measure("API trouble: "+name, t0, b)
-			l.waitHooksIdle()
-			if got := l.sim.holder(); got != b.dropletID {
-				t.Fatalf("holder %d after every hook ended, want %d", got, b.dropletID)
-			}
+			l.failover("API trouble: "+name, b, func() { m.setHealthy(false) })
 		})
 	}
 }
@@ -261,14 +221,7 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("MASTER is %s, want lb1", m.name)
 	}
 	for _, step := range []struct{ dies, next *node }{{l.nodes[0], l.nodes[1]}, {l.nodes[1], l.nodes[2]}} {
-		randomPhase()
-		t0 := time.Now()
-		step.dies.crash()
-		l.measure("three nodes: "+step.dies.name+" dies", t0, step.next)
-		l.waitHooksIdle()
-		if got := l.sim.holder(); got != step.next.dropletID {
-			t.Fatalf("holder %d after %s died, want %s (%d)", got, step.dies.name, step.next.name, step.next.dropletID)
-		}
+		l.failover("three nodes: "+step.dies.name+" dies", step.next, step.dies.crash)
 	}
 }
 
