@@ -12,12 +12,12 @@ import (
 
 // Sim is a running simulated account. All methods are safe for concurrent use.
 type Sim struct {
-	mu    sync.Mutex
-	now   func() time.Time // replaced by tests that need a clock they control
+	mu  sync.Mutex
+	now func() time.Time // replaced by tests that need a clock they control
 	// offset is how far the simulated DigitalOcean's clock runs ahead of now (behind when negative); read
 	// without s.mu because the request log reads the clock outside it.
 	offset atomic.Int64
-	world World            // as given to New; droplets and tokens do not change
+	world  World // as given to New; droplets and tokens do not change
 
 	droplets map[int]*Droplet
 	ips      map[string]*ipState // key: canonical address text
