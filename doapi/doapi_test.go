@@ -376,12 +376,13 @@ func TestRateLimitWaitPastDeadlineFailsFast(t *testing.T) {
 	tests := []struct {
 		name    string
 		headers map[string]string
+		says    string // how long the error says the wait is
 	}{
-		{"retry-after", map[string]string{"Retry-After": "30"}},
+		{"retry-after", map[string]string{"Retry-After": "30"}, "again in 30s"},
 		{"ratelimit-reset", map[string]string{
 			"Ratelimit-Limit": "5000", "Ratelimit-Remaining": "0",
 			"Ratelimit-Reset": strconv.FormatInt(time.Now().Add(40*time.Minute).Unix(), 10),
-		}},
+		}, "again in 40m"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,6 +397,9 @@ func TestRateLimitWaitPastDeadlineFailsFast(t *testing.T) {
 			_, err := c.Assign(ctx, ip4, 1001)
 			if !errors.Is(err, ErrRateLimited) || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want the 429 without waiting", err)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("err = %v, want it to say when the API takes requests again (%q)", err, tc.says)
 			}
 			if ctx.Err() != nil {
 				t.Errorf("the call waited until the deadline")

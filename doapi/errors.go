@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 )
@@ -85,6 +86,8 @@ type APIError struct {
 	Kind      Kind
 	Message   string // DigitalOcean's message, one line, at most 200 characters
 	RequestID string // DigitalOcean's request id, for support tickets
+	// RetryIn, on a 429, is how long the API asked to wait (retry-after or ratelimit-reset); 0 if it did not say.
+	RetryIn time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -96,6 +99,9 @@ func (e *APIError) Error() string {
 	}
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (request %s)", e.RequestID)
+	}
+	if e.RetryIn > 0 {
+		fmt.Fprintf(&b, "; the API takes requests again in %s", e.RetryIn.Round(time.Second))
 	}
 	return b.String()
 }
@@ -155,12 +161,14 @@ func wrapErr(op string, err error) error {
 	if reqID == "" {
 		reqID = cleanMessage(resp.Header.Get("X-Request-Id"))
 	}
+	retryIn, _ := serverWait(resp, time.Now())
 	return &APIError{
 		Op:        op,
 		Status:    resp.StatusCode,
 		Kind:      classify(resp.StatusCode, msg),
 		Message:   msg,
 		RequestID: reqID,
+		RetryIn:   retryIn,
 	}
 }
 
@@ -206,6 +214,9 @@ func Hint(err error) string {
 			return "the IP and the droplet must be in the same region"
 		}
 	case KindRateLimited:
+		if ae.RetryIn > 0 {
+			return "the rate limit (250/minute, 5,000/hour) is shared by every user of the token; do-fip does not start a wait that would pass --timeout"
+		}
 		return "the rate limit (250/minute, 5,000/hour) is shared by every user of the token"
 	}
 	return ""
