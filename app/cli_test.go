@@ -3,11 +3,14 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,15 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// These tests spend their time waiting for do-fip processes that wait on the simulator (retry-after,
+	// action latencies, deadlines), not on the CPU: run more of them at once than -parallel's default of
+	// GOMAXPROCS, unless -parallel is given.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(16, 4*runtime.GOMAXPROCS(0))))
+	}
 	dir, err := os.MkdirTemp("", "do-fip-cli-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -93,7 +105,12 @@ type result struct {
 // run runs do-fip with the harness environment (and nothing else from this process's environment).
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
-	cmd := exec.Command(binary, args...)
+	return h.runCmd(exec.Command(binary, args...))
+}
+
+// runCmd runs cmd (do-fip, or a wrapper that ends by running it) like run.
+func (h *harness) runCmd(cmd *exec.Cmd) result {
+	h.t.Helper()
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + h.dir}
 	for k, v := range h.env {
 		if v != "" {
