@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -119,6 +120,25 @@ func setup(c *cli.Context, command string) (*env, error) {
 }
 
 func (e *env) close() { e.log.Close() }
+
+// setupWithIPs is setup for commands that manage IPs: given (from arguments and --ip) if any, else the
+// configured ones; none at all is a usage error.
+func setupWithIPs(c *cli.Context, command string, given []netip.Addr) (*env, []netip.Addr, error) {
+	e, err := setup(c, command)
+	if err != nil {
+		return nil, nil, err
+	}
+	ips := given
+	if len(ips) == 0 {
+		ips = e.cfg.IPs
+	}
+	if len(ips) == 0 {
+		err := e.fail(c.App.ErrWriter, usageErr("no reserved IP given: pass it as an argument or --ip, set DO_FIP_IPS, or set 'ips' in %s", e.cfg.ConfigPath))
+		e.close()
+		return nil, nil, err
+	}
+	return e, ips, nil
+}
 
 // fail logs err with its exit code and hint, prints it for a person, and marks it reported.
 func (e *env) fail(w io.Writer, err error) error {

@@ -77,17 +77,11 @@ func runAssign(c *cli.Context, trigger string) error {
 	if ips, err = withIPFlags(c, ips); err != nil {
 		return err
 	}
-	e, err := setup(c, "assign")
+	e, ips, err := setupWithIPs(c, "assign", ips)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	if len(ips) == 0 {
-		ips = e.cfg.IPs
-	}
-	if len(ips) == 0 {
-		return e.fail(c.App.ErrWriter, usageErr("no reserved IP given: pass it as an argument, set DO_FIP_IPS or 'ips' in %s", e.cfg.ConfigPath))
-	}
 	ctx, cancel := e.deadline(c.Context)
 	defer cancel()
 	m, err := e.newMover(ctx, c.App.Version, argDroplet)

@@ -102,14 +102,21 @@ type result struct {
 	elapsed        time.Duration
 }
 
-// run runs do-fip with the harness environment (and nothing else from this process's environment).
+// run runs do-fip with the harness environment (and nothing else from this process's environment) and
+// fails the test if the token shows up in its output or log.
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
-	return h.runCmd(exec.Command(binary, args...))
+	return h.start(args...)()
 }
 
-// runCmd runs cmd (do-fip, or a wrapper that ends by running it) like run.
-func (h *harness) runCmd(cmd *exec.Cmd) result {
+// start runs do-fip in the background and returns a function that waits for it.
+func (h *harness) start(args ...string) func() result {
+	h.t.Helper()
+	return h.startCmd(exec.Command(binary, args...))
+}
+
+// startCmd starts cmd (do-fip, or a wrapper that ends by running it) like start.
+func (h *harness) startCmd(cmd *exec.Cmd) func() result {
 	h.t.Helper()
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + h.dir}
 	for k, v := range h.env {
@@ -119,20 +126,26 @@ func (h *harness) runCmd(cmd *exec.Cmd) result {
 	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
+	begin := time.Now()
+	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
-	for _, s := range []string{r.stdout, r.stderr, h.logFile()} {
-		if strings.Contains(s, token) || strings.Contains(s, token[7:]) {
-			h.t.Fatalf("the token appears in do-fip's output or log")
+	return func() result {
+		h.t.Helper()
+		err := cmd.Wait()
+		r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(begin)}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.code = ee.ExitCode()
+		} else if err != nil {
+			h.t.Fatal(err)
 		}
+		for _, s := range []string{r.stdout, r.stderr, h.logFile()} {
+			if strings.Contains(s, token) || strings.Contains(s, token[7:]) {
+				h.t.Errorf("the token appears in do-fip's output or log")
+			}
+		}
+		return r
 	}
-	return r
 }
 
 func (h *harness) logFile() string {

@@ -244,7 +244,7 @@ func TestFaultMatrix(t *testing.T) {
 					mu.Unlock()
 					return
 				}
-				r = h.runCmd(cmd)
+				r = h.startCmd(cmd)()
 			} else {
 				r = h.run(args...)
 			}

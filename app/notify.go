@@ -38,17 +38,11 @@ func runNotify(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := setup(c, "notify")
+	e, ips, err := setupWithIPs(c, "notify", ips)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	if len(ips) == 0 {
-		ips = e.cfg.IPs
-	}
-	if len(ips) == 0 {
-		return e.fail(c.App.ErrWriter, usageErr("no reserved IP configured: set 'ips' in %s or pass --ip", e.cfg.ConfigPath))
-	}
 	dir, err := e.stateDir()
 	if err != nil {
 		return e.fail(c.App.ErrWriter, err)
@@ -111,14 +105,11 @@ func runReconcile(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	e, err := setup(c, "reconcile")
+	e, ips, err := setupWithIPs(c, "reconcile", ips)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	if len(ips) == 0 {
-		ips = e.cfg.IPs
-	}
 	if err := reconcile(c, e, ips); err != nil {
 		// Logged (and printed) but not an exit status: see the command's description.
 		_ = e.fail(c.App.ErrWriter, err)
@@ -127,9 +118,6 @@ func runReconcile(c *cli.Context) error {
 }
 
 func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
-	if len(ips) == 0 {
-		return usageErr("no reserved IP configured: set 'ips' in %s or pass --ip", e.cfg.ConfigPath)
-	}
 	dir, err := e.stateDir()
 	if err != nil {
 		return err

@@ -1,8 +1,6 @@
 package app_test
 
 import (
-	"bytes"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -73,32 +71,6 @@ func TestNotifyBadArguments(t *testing.T) {
 				t.Errorf("stderr %q", r.stderr)
 			}
 		})
-	}
-}
-
-// start runs do-fip in the background and returns a function that waits for it.
-func (h *harness) start(args ...string) func() result {
-	h.t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	for k, v := range h.env {
-		if v != "" {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	begin := time.Now()
-	if err := cmd.Start(); err != nil {
-		h.t.Fatal(err)
-	}
-	return func() result {
-		err := cmd.Wait()
-		r := result{stdout: out.String(), stderr: errb.String(), elapsed: time.Since(begin)}
-		if ee, ok := err.(*exec.ExitError); ok {
-			r.code = ee.ExitCode()
-		}
-		return r
 	}
 }
 
