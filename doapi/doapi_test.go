@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -676,5 +679,28 @@ func TestZeroLoggerRetriesQuietly(t *testing.T) {
 	}
 	if _, err := c.GetIP(context.Background(), ip4); err != nil || c.Requests() != 2 {
 		t.Fatalf("err = %v after %d requests, want success after 2", err, c.Requests())
+	}
+}
+
+func TestUntrustedCertificateIsFinal(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request got through an untrusted TLS connection: %s %s", r.Method, r.URL.Path)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := New(Options{Token: testToken, BaseURL: srv.URL, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetIP(context.Background(), ip4)
+	if !errors.Is(err, ErrCertificate) || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") {
+		t.Fatalf("err = %v, want ErrCertificate with the x509 cause", err)
+	}
+	if c.Requests() != 1 {
+		t.Errorf("Requests() = %d, want 1: asking again does not make a certificate trusted", c.Requests())
+	}
+	if !strings.Contains(Hint(err), "never skips") {
+		t.Errorf("hint %q", Hint(err))
 	}
 }

@@ -37,7 +37,17 @@ var (
 	ErrRateLimited   = errors.New("rate limited")
 	ErrServer        = errors.New("server error")
 	ErrInsecureURL   = errors.New("refusing an http:// API URL: the token would cross the network in clear text")
+	// ErrCertificate: the API's TLS certificate is not trusted. Asking again will not change that, and
+	// do-fip has no way to skip the check.
+	ErrCertificate = errors.New("untrusted TLS certificate")
 )
+
+// certError marks a certificate failure for errors.Is(err, ErrCertificate) without changing its text, which
+// already says x509 and why.
+type certError struct{ error }
+
+func (e certError) Unwrap() error        { return e.error }
+func (e certError) Is(target error) bool { return target == ErrCertificate }
 
 func (k Kind) sentinel() error {
 	switch k {
@@ -142,6 +152,9 @@ func classify(status int, msg string) Kind {
 func wrapErr(op string, err error) error {
 	var er *godo.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil {
+		if isCertificate(err) {
+			return certError{fmt.Errorf("%s: %w", op, err)}
+		}
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	resp := er.Response
@@ -193,6 +206,9 @@ func cleanMessage(s string) string {
 // Hint returns a one-line suggestion for a person reading err, or "" when
 // there is nothing more useful to say than the error itself.
 func Hint(err error) string {
+	if errors.Is(err, ErrCertificate) {
+		return "the API's certificate is not trusted by this machine: check its CA certificates (the ca-certificates package) and that nothing intercepts HTTPS; do-fip never skips the check"
+	}
 	if errors.Is(err, ErrInsecureURL) {
 		return "use an https:// API URL; plain http is only for a local simulator (DO_FIP_INSECURE_API=1)"
 	}

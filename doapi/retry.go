@@ -128,19 +128,18 @@ func (c *retryCall) retryable(resp *http.Response, err error) bool {
 // transient says whether a connection-level error may go away: a bad
 // certificate or a malformed URL will not.
 func transient(err error) bool {
+	return !isCertificate(err) && !strings.Contains(err.Error(), "unsupported protocol scheme")
+}
+
+// isCertificate says whether err is a failed certificate check.
+func isCertificate(err error) bool {
 	var (
 		certErr    *tls.CertificateVerificationError
 		unknownCA  x509.UnknownAuthorityError
 		hostErr    x509.HostnameError
 		invalidErr x509.CertificateInvalidError
 	)
-	switch {
-	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
-		return false
-	case strings.Contains(err.Error(), "unsupported protocol scheme"):
-		return false
-	}
-	return true
+	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalidErr)
 }
 
 // waitFor returns how long to wait after the attempt-th failure. On a 429 the

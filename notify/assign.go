@@ -286,7 +286,7 @@ func (r *run) classify(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return r.timeout(ctx, err)
-	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden):
+	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden), errors.Is(err, doapi.ErrCertificate):
 		return err
 	case errors.Is(err, doapi.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrRefused, err)
