@@ -231,7 +231,7 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 		if r == nil {
 			return nil, fmt.Errorf("%s: answer has no reserved_ipv6", op)
 		}
-		return newIP(ip, r.IP, r.RegionSlug, r.Droplet, false, false), nil
+		return newIP(op, ip, r.IP, r.RegionSlug, r.Droplet, false, false)
 	}
 	if c.isLegacy(ip) {
 		return c.getFloating(ctx, op, ip)
@@ -250,7 +250,7 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%s: answer has no reserved_ip", op)
 	}
-	return newIP(ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, false), nil
+	return newIP(op, ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, false)
 }
 
 func (c *Client) getFloating(ctx context.Context, op string, ip netip.Addr) (*IP, error) {
@@ -261,7 +261,7 @@ func (c *Client) getFloating(ctx context.Context, op string, ip netip.Addr) (*IP
 	if r == nil {
 		return nil, fmt.Errorf("%s: answer has no floating_ip", op)
 	}
-	return newIP(ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, true), nil
+	return newIP(op, ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, true)
 }
 
 func regionSlug(r *godo.Region) string {
@@ -271,17 +271,22 @@ func regionSlug(r *godo.Region) string {
 	return r.Slug
 }
 
-func newIP(asked netip.Addr, answered, region string, d *godo.Droplet, locked, legacy bool) *IP {
-	addr := asked
-	if a, err := netip.ParseAddr(answered); err == nil {
-		addr = a.Unmap()
+// newIP checks that the answer is about the address asked for: a holder read from an answer about another
+// address (another IP, the other family) must not drive a move.
+func newIP(op string, asked netip.Addr, answered, region string, d *godo.Droplet, locked, legacy bool) (*IP, error) {
+	if answered == "" {
+		return nil, fmt.Errorf("%s: %w: the answer names no IP", op, ErrUnexpected)
 	}
-	out := &IP{Addr: addr, Region: region, Locked: locked, Legacy: legacy}
+	a, err := netip.ParseAddr(answered)
+	if err != nil || a.Unmap() != asked {
+		return nil, fmt.Errorf("%s: %w: the answer is about %s", op, ErrUnexpected, cleanMessage(answered))
+	}
+	out := &IP{Addr: asked, Region: region, Locked: locked, Legacy: legacy}
 	if d != nil {
 		out.DropletID = d.ID
 		out.DropletName = d.Name
 	}
-	return out
+	return out, nil
 }
 
 // Assign asks for ip to be assigned to the droplet. The answer is the action

@@ -704,3 +704,51 @@ func TestUntrustedCertificateIsFinal(t *testing.T) {
 		t.Errorf("hint %q", Hint(err))
 	}
 }
+
+// An answer about another address than the one asked for (another IP, the other family, a mapped form that is
+// not this IP) is not acted on: it is an unexpected answer, not a holder to believe.
+func TestGetIPAnswerForAnotherAddress(t *testing.T) {
+	tests := []struct {
+		name     string
+		ip       netip.Addr
+		route    string
+		body     string
+		wantErr  string // "" for success
+		wantAddr netip.Addr
+	}{
+		{name: "IPv6 where an IPv4 was asked", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:    strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10"`, `"ip": "2001:db8:10::10"`, 1),
+			wantErr: "answer is about 2001:db8:10::10"},
+		{name: "IPv4 where an IPv6 was asked", ip: ip6, route: "GET /v2/reserved_ipv6/2001:db8:10::10",
+			body:    strings.Replace(reservedIPv6Assigned, `"ip": "2001:db8:10::10"`, `"ip": "203.0.113.10"`, 1),
+			wantErr: "answer is about 203.0.113.10"},
+		{name: "another IPv4", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:    strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10"`, `"ip": "203.0.113.11"`, 1),
+			wantErr: "answer is about 203.0.113.11"},
+		{name: "no address at all", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:    strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10",`, ``, 1),
+			wantErr: "answer names no IP"},
+		{name: "the IPv4 in its mapped form", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:     strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10"`, `"ip": "::ffff:203.0.113.10"`, 1),
+			wantAddr: ip4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.body == reservedIPAssigned || tc.body == reservedIPv6Assigned {
+				t.Fatal("the test body was not changed")
+			}
+			f := newFake(t, map[string][]reply{tc.route: {{status: 200, body: tc.body}}})
+			c, _ := f.client()
+			got, err := c.GetIP(context.Background(), tc.ip)
+			if tc.wantErr == "" {
+				if err != nil || got.Addr != tc.wantAddr {
+					t.Fatalf("GetIP = %+v, %v; want %v", got, err, tc.wantAddr)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "get "+tc.ip.String()+": ") {
+				t.Fatalf("GetIP = %+v, %v; want an error saying %q", got, err, tc.wantErr)
+			}
+		})
+	}
+}

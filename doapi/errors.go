@@ -37,6 +37,9 @@ var (
 	ErrRateLimited   = errors.New("rate limited")
 	ErrServer        = errors.New("server error")
 	ErrInsecureURL   = errors.New("refusing an http:// API URL: the token would cross the network in clear text")
+	// ErrUnexpected: a well-formed answer that does not fit the question (about another IP). Asking again is
+	// not expected to help.
+	ErrUnexpected = errors.New("unexpected answer")
 	// ErrCertificate: the API's TLS certificate is not trusted. Asking again will not change that, and
 	// do-fip has no way to skip the check.
 	ErrCertificate = errors.New("untrusted TLS certificate")

@@ -286,7 +286,8 @@ func (r *run) classify(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return r.timeout(ctx, err)
-	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden), errors.Is(err, doapi.ErrCertificate):
+	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden), errors.Is(err, doapi.ErrCertificate),
+		errors.Is(err, doapi.ErrUnexpected):
 		return err
 	case errors.Is(err, doapi.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrRefused, err)
