@@ -78,6 +78,7 @@ type Rate struct {
 // Client talks to the API. It is safe for concurrent use.
 type Client struct {
 	godo     *godo.Client
+	token    string // only to redact it from text the server sends back
 	requests atomic.Int64
 
 	mu     sync.Mutex
@@ -113,7 +114,7 @@ func New(o Options) (*Client, error) {
 		o.AttemptTimeout = DefaultAttemptTimeout
 	}
 
-	c := &Client{legacy: make(map[netip.Addr]bool)}
+	c := &Client{token: o.Token, legacy: make(map[netip.Addr]bool)}
 	// The API never redirects; following one would carry the token to
 	// wherever it points, so a 3xx is returned as an error instead.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -226,7 +227,7 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 	if ip.Is6() {
 		r, _, err := c.godo.ReservedIPV6s.Get(ctx, ip.String())
 		if err != nil {
-			return nil, wrapErr(op, err)
+			return nil, c.wrapErr(op, err)
 		}
 		if r == nil {
 			return nil, fmt.Errorf("%s: answer has no reserved_ipv6", op)
@@ -238,7 +239,7 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 	}
 	r, _, err := c.godo.ReservedIPs.Get(ctx, ip.String())
 	if err != nil {
-		first := wrapErr(op, err)
+		first := c.wrapErr(op, err)
 		if errors.Is(first, ErrForbidden) || errors.Is(first, ErrNotFound) {
 			if got, ferr := c.getFloating(ctx, op, ip); ferr == nil {
 				c.setLegacy(ip)
@@ -256,7 +257,7 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 func (c *Client) getFloating(ctx context.Context, op string, ip netip.Addr) (*IP, error) {
 	r, _, err := c.godo.FloatingIPs.Get(ctx, ip.String())
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, c.wrapErr(op, err)
 	}
 	if r == nil {
 		return nil, fmt.Errorf("%s: answer has no floating_ip", op)
@@ -312,9 +313,9 @@ func (c *Client) Assign(ctx context.Context, ip netip.Addr, dropletID int) (*Act
 		a, _, err = c.godo.ReservedIPActions.Assign(ctx, ip.String(), dropletID)
 	}
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, c.wrapErr(op, err)
 	}
-	return newAction(op, a)
+	return newAction(op, a, 0)
 }
 
 // GetAction reads an action: per IP for IPv4 (/v2/reserved_ips/{ip}/actions/{id}),
@@ -338,14 +339,19 @@ func (c *Client) GetAction(ctx context.Context, ip netip.Addr, actionID int) (*A
 		a, _, err = c.godo.ReservedIPActions.Get(ctx, ip.String(), actionID)
 	}
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, c.wrapErr(op, err)
 	}
-	return newAction(op, a)
+	return newAction(op, a, actionID)
 }
 
-func newAction(op string, a *godo.Action) (*Action, error) {
+// newAction checks the answer can be followed: an action with a positive ID, the one asked for when want is
+// set. Following another action than ours could report its completion as our move's.
+func newAction(op string, a *godo.Action, want int) (*Action, error) {
 	if a == nil {
 		return nil, fmt.Errorf("%s: answer has no action", op)
+	}
+	if a.ID <= 0 || (want != 0 && a.ID != want) {
+		return nil, fmt.Errorf("%s: %w: the answer is about action %d", op, ErrUnexpected, a.ID)
 	}
 	out := &Action{ID: a.ID, Status: a.Status, Type: a.Type}
 	if a.StartedAt != nil {

@@ -151,8 +151,20 @@ func classify(status int, msg string) Kind {
 	return KindOther
 }
 
-// wrapErr turns what godo returned into our error for op.
-func wrapErr(op string, err error) error {
+// wrapErr turns what godo returned into our error for op. Text the server sent is redacted of the token: a
+// proxy that reflects the request (headers and all) into its error page would otherwise put it in our logs.
+func (c *Client) wrapErr(op string, err error) error {
+	return wrapErr(op, err, c.redact)
+}
+
+func (c *Client) redact(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, "[redacted]")
+}
+
+func wrapErr(op string, err error, redact func(string) string) error {
 	var er *godo.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil {
 		if isCertificate(err) {
@@ -161,7 +173,7 @@ func wrapErr(op string, err error) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	resp := er.Response
-	msg := cleanMessage(er.Message)
+	msg := cleanMessage(redact(er.Message))
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		mt, _, perr := mime.ParseMediaType(ct)
 		if perr != nil || !strings.Contains(mt, "json") {
@@ -173,9 +185,9 @@ func wrapErr(op string, err error) error {
 			msg = fmt.Sprintf("non-JSON answer (%s)", cleanMessage(mt))
 		}
 	}
-	reqID := cleanMessage(er.RequestID)
+	reqID := cleanMessage(redact(er.RequestID))
 	if reqID == "" {
-		reqID = cleanMessage(resp.Header.Get("X-Request-Id"))
+		reqID = cleanMessage(redact(resp.Header.Get("X-Request-Id")))
 	}
 	retryIn, _ := serverWait(resp, time.Now())
 	return &APIError{
