@@ -206,7 +206,7 @@ type faultFigures struct {
 	code, holder      int
 	requests, posts   int
 	elapsed           time.Duration
-	skipped, verdicts string
+	skipped           string
 }
 
 func TestFaultMatrix(t *testing.T) {
