@@ -201,12 +201,12 @@ func closedPortURL(t *testing.T) string {
 }
 
 type faultFigures struct {
-	name              string
-	deadline          time.Duration
-	code, holder      int
-	requests, posts   int
-	elapsed           time.Duration
-	skipped           string
+	name            string
+	deadline        time.Duration
+	code, holder    int
+	requests, posts int
+	elapsed         time.Duration
+	skipped         string
 }
 
 func TestFaultMatrix(t *testing.T) {
