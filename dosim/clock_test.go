@@ -68,3 +68,36 @@ func TestUseUpHour(t *testing.T) {
 		t.Errorf("after the reset: remaining %s, want %d", got, DefaultRatePerHour-1)
 	}
 }
+
+func TestClockControlAPI(t *testing.T) {
+	f := newFixture(t, nil)
+	if r := f.do(t, "PUT", "/_sim/clock", "", `{"offset":"-90s"}`); r.status != http.StatusNoContent {
+		t.Fatalf("PUT /_sim/clock: %d %s", r.status, r.body)
+	}
+	if r := f.do(t, "POST", "/_sim/use-up-hour", "", `{"token":"`+DemoToken+`","reset_in":"4s"}`); r.status != http.StatusNoContent {
+		t.Fatalf("POST /_sim/use-up-hour: %d %s", r.status, r.body)
+	}
+	r := f.get(t, "/v2/reserved_ips/203.0.113.10")
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("status %d, want 429", r.status)
+	}
+	date, _ := http.ParseTime(r.header.Get("Date"))
+	reset, _ := strconv.ParseInt(r.header.Get("Ratelimit-Reset"), 10, 64)
+	if !date.Equal(epoch.Add(-90*time.Second)) || reset != date.Add(4*time.Second).Unix() {
+		t.Errorf("Date %v, reset %d: want the clock 90s behind and the reset 4s after it", date, reset)
+	}
+	for _, bad := range []struct{ path, body string }{
+		{"/_sim/clock", `{"offset":"soon"}`},
+		{"/_sim/clock", `{"ofset":"1s"}`},
+		{"/_sim/use-up-hour", `{"reset_in":"1s"}`},
+		{"/_sim/use-up-hour", `{"token":"x","reset_in":"-1s"}`},
+	} {
+		method := "POST"
+		if bad.path == "/_sim/clock" {
+			method = "PUT"
+		}
+		if r := f.do(t, method, bad.path, "", bad.body); r.status != http.StatusBadRequest {
+			t.Errorf("%s %s: %d, want 400", bad.path, bad.body, r.status)
+		}
+	}
+}

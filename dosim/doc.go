@@ -24,7 +24,7 @@
 //     loopback. Reserved-IP values reflect completed actions only.
 //   - A clock that can disagree with the client's (SetClockOffset): the Date header of every answer, the
 //     rate-limit windows and ratelimit-reset follow it. UseUpHour spends a token's hourly allowance as other
-//     users of a shared token would.
+//     users of a shared token would. Both are also in the control API (PUT /_sim/clock, POST /_sim/use-up-hour).
 //   - Faults (Fault, ActionFault) and a control API under /_sim/ for tests that run the simulator as a separate
 //     process.
 //
