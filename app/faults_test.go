@@ -58,6 +58,9 @@ func faultRows() []faultRow {
 				h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 3, Status: 429, HTML: true})
 			},
 			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
+		// DigitalOcean's 429 without retry-after has ratelimit-remaining 0 and ratelimit-reset a minute away.
+		{name: "429 without retry-after, window resets after the deadline", setup: readFault(dosim.Fault{Status: 429, Times: 1}),
+			code: 1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "the API takes requests again in"},
 		{name: "hourly limit used up, resets in 2s",
 			setup: func(h *harness) { h.sim.UseUpHour(token, 2*time.Second) },
 			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
@@ -70,6 +73,9 @@ func faultRows() []faultRow {
 		{name: "clock skew: API 10 min behind, hour resets in 2s",
 			setup: func(h *harness) { h.sim.SetClockOffset(-10 * time.Minute); h.sim.UseUpHour(token, 2*time.Second) },
 			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
+		{name: "clock skew: API 10 min ahead, hour resets after the deadline",
+			setup: func(h *harness) { h.sim.SetClockOffset(10 * time.Minute); h.sim.UseUpHour(token, 30*time.Minute) },
+			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "rate limit"},
 		{name: "clock skew: API 10 min behind, hour resets after the deadline",
 			setup: func(h *harness) { h.sim.SetClockOffset(-10 * time.Minute); h.sim.UseUpHour(token, 30*time.Minute) },
 			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "rate limit"},
