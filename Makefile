@@ -1,7 +1,7 @@
 # do-fip — `make help` lists what a developer can do.
 SHELL      := bash
 GO         ?= go
-VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo 0.0.0)
+VERSION    ?= $(or $(patsubst v%,%,$(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)),0.0.0)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
 BIN        := bin/do-fip
 GOTESTFLAGS ?=

@@ -23,6 +23,9 @@ import (
 
 // Run runs do-fip with args (args[0] is the program name) and returns the exit code.
 func Run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
+	if version == "" {
+		version = "unknown" // an empty version would hide --version
+	}
 	a := newApp(version, stdout, stderr)
 	err := a.RunContext(ctx, args)
 	if err == nil {
@@ -61,17 +64,19 @@ func (r reported) Unwrap() []error {
 	return []error{r.err, errReported}
 }
 
+const description = "do-fip is the keepalived notify hook for DigitalOcean reserved IPs. In keepalived.conf:\n\n" +
+	"   notify \"/usr/bin/do-fip notify\"\n\n" +
+	"(quote the whole command: unquoted, keepalived reads the words after the path as a user name and drops\n" +
+	"the hook). Settings come from flags, then the environment (DO_FIP_TIMEOUT and the like), then the config\n" +
+	"file (" + config.DefaultConfigPath + "), then defaults. The API token never goes on the command line.\n" +
+	"Every run logs to syslog/journald (tag do-fip), to --log-file when set, and to stderr."
+
 func newApp(version string, stdout, stderr io.Writer) *cli.App {
 	a := &cli.App{
-		Name:    "do-fip",
-		Usage:   "move a DigitalOcean reserved IP to this droplet when keepalived makes it MASTER",
-		Version: version,
-		Description: "do-fip is the keepalived notify hook for DigitalOcean reserved IPs. In keepalived.conf:\n\n" +
-			"   notify_master \"/usr/bin/do-fip assign\"\n\n" +
-			"(quote the whole command: unquoted, keepalived reads 'assign' as a user name and drops the hook).\n" +
-			"Settings come from flags, then DO_FIP_* environment variables, then the config file\n" +
-			"(" + config.DefaultConfigPath + "), then defaults. The API token never goes on the command line.\n" +
-			"Every run logs to syslog/journald (tag do-fip), to --log-file when set, and to stderr.\n\n" + exitCodesHelp,
+		Name:                 "do-fip",
+		Usage:                "move a DigitalOcean reserved IP to this droplet when keepalived makes it MASTER",
+		Version:              version,
+		Description:          description + "\n\n" + exitCodesHelp(),
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,

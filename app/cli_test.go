@@ -627,7 +627,7 @@ func TestVersionAndMan(t *testing.T) {
 	}
 	r = h.run("man")
 	h.wantCode(r, 0)
-	for _, want := range []string{".TH do-fip 1", "EXIT CODES", "assign", "status"} {
+	for _, want := range []string{".TH do-fip 1", ".SH EXIT STATUS", ".SH ENVIRONMENT", "DO_FIP_TIMEOUT", "assign", "status", "reconcile"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("man page lacks %q", want)
 		}

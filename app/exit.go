@@ -27,17 +27,30 @@ const (
 	ExitSuperseded = 8 // a newer keepalived transition on this node took over
 )
 
-// exitCodesHelp is the table shown in --help and the man page.
-const exitCodesHelp = `EXIT CODES:
-   0  done, or nothing to do (the IP was already here)
-   1  API failure (unexpected answer, action errored every time)
-   2  usage error: bad arguments or IP; nothing was done
-   3  configuration error: config file, token, permissions, insecure URL, state dir; nothing was done
-   4  authentication or permission: the token is invalid (401) or lacks a scope (403)
-   5  refused: IP not found, region mismatch, or the droplet cannot take the IP
-   6  timeout: the deadline passed before the move was verified
-   7  metadata service unavailable: this droplet's ID is unknown (use --droplet-id)
-   8  superseded: a newer keepalived transition on this node took over`
+// exitCodes is the table shown in --help, the man page and the README.
+var exitCodes = []struct {
+	code    int
+	meaning string
+}{
+	{ExitOK, "done, or nothing to do (the IP was already here)"},
+	{ExitAPI, "API failure (unexpected answer, action errored every time)"},
+	{ExitUsage, "usage error: bad arguments or IP; nothing was done"},
+	{ExitConfig, "configuration error: config file, token, permissions, insecure URL, state dir; nothing was done"},
+	{ExitAuth, "authentication or permission: the token is invalid (401) or lacks a scope (403)"},
+	{ExitRefused, "refused: IP not found, region mismatch, or the droplet cannot take the IP"},
+	{ExitTimeout, "timeout: the deadline passed before the move was verified"},
+	{ExitMetadata, "metadata service unavailable: this droplet's ID is unknown (use --droplet-id)"},
+	{ExitSuperseded, "superseded: a newer keepalived transition on this node took over"},
+}
+
+func exitCodesHelp() string {
+	var b strings.Builder
+	b.WriteString("EXIT CODES:")
+	for _, e := range exitCodes {
+		fmt.Fprintf(&b, "\n   %d  %s", e.code, e.meaning)
+	}
+	return b.String()
+}
 
 // exitError carries an exit code and an optional hint for a person.
 type exitError struct {
