@@ -29,10 +29,12 @@ const DefaultBaseURL = "https://api.digitalocean.com"
 
 // Defaults for Options fields left zero.
 const (
-	DefaultRetryMax       = 8
-	DefaultRetryWaitMin   = 250 * time.Millisecond
-	DefaultRetryWaitMax   = 5 * time.Second
-	DefaultAttemptTimeout = 10 * time.Second
+	DefaultRetryMax     = 8
+	DefaultRetryWaitMin = 250 * time.Millisecond
+	DefaultRetryWaitMax = 5 * time.Second
+	// DefaultAttemptTimeout bounds one HTTP attempt. The API answers reads and the assign POST in well under a
+	// second; a hung attempt should cost a small part of a failover's 60 s budget, not a sixth of it.
+	DefaultAttemptTimeout = 5 * time.Second
 )
 
 // Options configures New. Zero values take the defaults above.
