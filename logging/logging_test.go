@@ -56,3 +56,27 @@ func TestUnopenableSinkDoesNotStopTheRun(t *testing.T) {
 		t.Error("logging stopped")
 	}
 }
+
+func TestFallbackWhenNoOtherSink(t *testing.T) {
+	dir := t.TempDir()
+	fb := filepath.Join(dir, "do-fip.log")
+	os.WriteFile(fb, bytes.Repeat([]byte("x"), FallbackMax+1), 0o640)
+	l := New(Options{Level: "info", Syslog: "off", Fallback: fb, Command: "notify"})
+	l.Info().Msg("hook ran")
+	l.Close()
+	data, _ := os.ReadFile(fb)
+	if !strings.Contains(string(data), "hook ran") || len(data) > 1000 {
+		t.Fatalf("fallback log %d bytes: %.200s", len(data), data)
+	}
+	if fi, err := os.Stat(fb + ".1"); err != nil || fi.Size() != FallbackMax+1 {
+		t.Errorf("the full log was not kept as .1: %v", err)
+	}
+	// With a real sink, the fallback stays unused.
+	p := filepath.Join(dir, "chosen.log")
+	l = New(Options{Level: "info", Syslog: "off", File: p, Fallback: filepath.Join(dir, "unused.log")})
+	l.Info().Msg("x")
+	l.Close()
+	if _, err := os.Stat(filepath.Join(dir, "unused.log")); err == nil {
+		t.Error("fallback written although a log file was given")
+	}
+}
