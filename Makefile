@@ -22,9 +22,10 @@ test: lint unit e2e-if-possible package-test-if-possible ## every test: lint, un
 unit: ## unit and CLI tests (race detector on)
 	$(GO) test -race -count=1 $(GOTESTFLAGS) ./...
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: ## benchmarks that print failover figures
 	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./bench/ | grep -E '^(FIGURE|Benchmark|ok|FAIL|---)'
@@ -34,6 +35,7 @@ clean: ## remove build outputs
 
 -include e2e/e2e.mk
 -include packaging/package.mk
+-include faults.mk
 
 # Targets that need root (network namespaces, dpkg) run when they can; under CI they must.
 .PHONY: e2e-if-possible package-test-if-possible

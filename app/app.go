@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -120,11 +121,20 @@ func setup(c *cli.Context, command string) (*env, error) {
 		return nil, &exitError{code: ExitConfig, err: err} // Run logs it
 	}
 	l := logging.New(logging.Options{Level: cfg.LogLevel, File: cfg.LogFile, Syslog: cfg.Syslog,
-		Stderr: c.App.ErrWriter, Command: command})
+		Stderr: c.App.ErrWriter, Command: command, Fallback: fallbackLog(cfg)})
 	return &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: os.Getenv}, nil
 }
 
 func (e *env) close() { e.log.Close() }
+
+// fallbackLog is where a run logs when it has neither syslog nor a log file (syslog off, or no /dev/log as in
+// some containers): keepalived discards stderr, so without it a failover would leave no trace.
+func fallbackLog(cfg *config.Config) string {
+	if fi, err := os.Stat(cfg.StateDir); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return filepath.Join(cfg.StateDir, "do-fip.log")
+}
 
 // setupWithIPs is setup for commands that manage IPs: given (from arguments and --ip) if any, else the
 // configured ones; none at all is a usage error.

@@ -3,11 +3,14 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,15 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	// These tests spend their time waiting for do-fip processes that wait on the simulator (retry-after,
+	// action latencies, deadlines), not on the CPU: run more of them at once than -parallel's default of
+	// GOMAXPROCS, unless -parallel is given.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", strconv.Itoa(max(16, 4*runtime.GOMAXPROCS(0))))
+	}
 	dir, err := os.MkdirTemp("", "do-fip-cli-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -100,7 +112,12 @@ func (h *harness) run(args ...string) result {
 // start runs do-fip in the background and returns a function that waits for it.
 func (h *harness) start(args ...string) func() result {
 	h.t.Helper()
-	cmd := exec.Command(binary, args...)
+	return h.startCmd(exec.Command(binary, args...))
+}
+
+// startCmd starts cmd (do-fip, or a wrapper that ends by running it) like start.
+func (h *harness) startCmd(cmd *exec.Cmd) func() result {
+	h.t.Helper()
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + h.dir}
 	for k, v := range h.env {
 		if v != "" {
@@ -403,6 +420,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	tests := map[string]struct {
 		args []string
 		env  map[string]string
+		conf string // config file content, when the row needs one
 		code int
 		want string
 	}{
@@ -418,6 +436,32 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"missing config file":     {args: []string{"assign", "--config", "/nonexistent/do-fip.conf", ipv4}, code: 3, want: "no such file"},
 		"state dir is a file":     {args: []string{"assign", "--state-dir", "/dev/null", ipv4}, code: 3, want: "state dir /dev/null"},
 		"completion of no shell":  {args: []string{"completion", "fish"}, code: 2, want: "bash or zsh"},
+
+		// Malformed IPs, and one family where the other is expected. ips/--ip take both families; an
+		// IPv4-mapped IPv6 address is the IPv4 address (so it and the IPv4 are the same IP given twice).
+		"IP with a prefix length":   {args: []string{"assign", ipv4 + "/32"}, code: 2, want: `"203.0.113.10/32" is not an IP address`},
+		"truncated IPv4":            {args: []string{"assign", "203.0.113"}, code: 2, want: `"203.0.113" is not an IP address`},
+		"IPv6 in brackets":          {args: []string{"assign", "[" + ipv6 + "]"}, code: 2, want: "is not an IP address"},
+		"IPv6 with a zone":          {args: []string{"assign", ipv6 + "%eth0"}, code: 2, want: "a reserved IP has no zone"},
+		"IPv6 link-local":           {args: []string{"assign", "fe80::1"}, code: 2, want: "not a public unicast"},
+		"IPv4-mapped and IPv4":      {args: []string{"assign", "::ffff:" + ipv4, ipv4}, code: 2, want: "203.0.113.10 is given twice"},
+		"bad --ip":                  {args: []string{"assign", "--ip", "2001:db8::/64"}, code: 2, want: "bad --ip"},
+		"bad IP in DO_FIP_IPS":      {args: []string{"assign"}, env: map[string]string{"DO_FIP_IPS": ipv4 + ",2001:db8:10::zz"}, code: 3, want: `ips from DO_FIP_IPS: "2001:db8:10::zz" is not an IP address`},
+		"bad IP in the config file": {args: []string{"assign"}, conf: "ips = " + ipv4 + " 300.1.1.1\n", code: 3, want: `ips from CONF:1: "300.1.1.1" is not an IP address`},
+		"multicast IP":              {args: []string{"assign", "224.0.0.18"}, code: 2, want: "not a public unicast"},
+		// Droplet IDs.
+		"tutorial form, droplet 0":   {args: []string{"assign", ipv4, "0"}, code: 2, want: `bad droplet ID argument: "0" is not a droplet ID`},
+		"tutorial form, name for ID": {args: []string{"assign", ipv4, "lb-a"}, code: 2, want: `"lb-a" is not an IP address`},
+		"droplet ID too large":       {args: []string{"assign", "--droplet-id", "99999999999999999999", ipv4}, code: 3, want: "is not a droplet ID"},
+		"negative droplet ID in env": {args: []string{"assign", ipv4}, env: map[string]string{"DO_FIP_DROPLET_ID": "-5"}, code: 3, want: `"-5" is not a droplet ID`},
+		"hex droplet ID in config":   {args: []string{"assign", ipv4}, conf: "droplet_id = 0x3e9\n", code: 3, want: `droplet id from CONF:1: "0x3e9" is not a droplet ID`},
+		// Config files.
+		"config file is a directory": {args: []string{"assign", "--config", "/", ipv4}, code: 3, want: "config file /: invalid setting: is a directory"},
+		"unknown key in config":      {args: []string{"assign", ipv4}, conf: "# do-fip\n\ntimeuot = 5s\n", code: 3, want: `CONF:3: config syntax error: unknown key "timeuot"`},
+		"line without '='":           {args: []string{"assign", ipv4}, conf: "timeout 5s\n", code: 3, want: "CONF:1: config syntax error: expected key = value"},
+		"unterminated quote":         {args: []string{"assign", ipv4}, conf: "state_dir = \"/var/lib/do-fip\n", code: 3, want: "CONF:1: config syntax error: state_dir: unterminated"},
+		"key set twice":              {args: []string{"assign", ipv4}, conf: "timeout = 5s\ntimeout = 6s\n", code: 3, want: `CONF:2: config syntax error: "timeout" already set on line 1`},
+		"bad log level in config":    {args: []string{"assign", ipv4}, conf: "log_level = loud\n", code: 3, want: `log level "loud" from CONF:1`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -425,10 +469,19 @@ func TestBadInputChangesNothing(t *testing.T) {
 			for k, v := range tc.env {
 				h.env[k] = v
 			}
+			want := tc.want
+			if tc.conf != "" {
+				conf := filepath.Join(h.dir, "row.conf")
+				if err := os.WriteFile(conf, []byte(tc.conf), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				h.env["DO_FIP_CONFIG"] = conf
+				want = strings.ReplaceAll(want, "CONF", conf)
+			}
 			r := h.run(tc.args...)
 			h.wantCode(r, tc.code)
-			if !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("stderr %q, want %q", r.stderr, tc.want)
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("stderr %q, want %q", r.stderr, want)
 			}
 			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n") + 1; lines > 2 {
 				t.Errorf("error takes %d lines, want one (and a hint): %q", lines, r.stderr)

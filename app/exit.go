@@ -83,10 +83,14 @@ func exitCode(err error) int {
 		return ExitAuth
 	case errors.Is(err, notify.ErrRefused), errors.Is(err, doapi.ErrNotFound), errors.Is(err, doapi.ErrUnprocessable):
 		return ExitRefused
-	case errors.Is(err, notify.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, notify.ErrTimeout):
 		return ExitTimeout
+	// Before DeadlineExceeded: a metadata request that timed out (its own 2 s, or the run's deadline) still
+	// leaves the droplet's ID unknown, and --droplet-id is the way out.
 	case errors.Is(err, metadata.ErrUnavailable):
 		return ExitMetadata
+	case errors.Is(err, context.DeadlineExceeded):
+		return ExitTimeout
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrSyntax), errors.Is(err, config.ErrNoToken),
 		errors.Is(err, config.ErrInsecureFile), errors.Is(err, state.ErrUnusable), errors.Is(err, doapi.ErrInsecureURL):
 		return ExitConfig

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,21 +184,43 @@ func TestReconcile(t *testing.T) {
 	})
 }
 
+// 50 runs for one IP at once (keepalived re-running the hook, an operator, reconcile) take turns on the IP's
+// lock: one moves it, the 49 others find it here and leave it. Without the lock they would all read it elsewhere
+// and post, and all but one POST would earn a 422.
 func TestConcurrentAssignsSerialize(t *testing.T) {
 	h := newHarness(t)
 	const n = 50
 	waits := make([]func() result, n)
-	var mu sync.Mutex
 	for i := range n {
-		mu.Lock()
 		waits[i] = h.start("assign", ipv4)
-		mu.Unlock()
 	}
+	moved, already := 0, 0
 	for i, w := range waits {
-		if r := w(); r.code != 0 {
+		r := w()
+		if r.code != 0 {
 			t.Errorf("run %d exited %d: %s", i, r.code, r.stderr)
+		}
+		switch {
+		case strings.Contains(r.stdout, ipv4+": moved to droplet 1001"):
+			moved++
+		case strings.Contains(r.stdout, ipv4+": already on droplet 1001"):
+			already++
+		default:
+			t.Errorf("run %d: stdout %q", i, r.stdout)
 		}
 	}
 	h.wantHolder(ipv4, 1001)
 	h.wantPosts(1)
+	if moved != 1 || already != n-1 {
+		t.Errorf("%d runs moved the IP and %d found it here, want 1 and %d", moved, already, n-1)
+	}
+	// One read per waiting run; the mover reads, posts, maybe polls the action, and verifies.
+	if got := len(h.requests("", "")); got > n+4 {
+		t.Errorf("%d API requests for %d runs, want at most %d", got, n, n+4)
+	}
+	for _, r := range h.requests("", "") {
+		if r.Status >= 400 {
+			t.Errorf("%s %s answered %d: the runs collided", r.Method, r.Path, r.Status)
+		}
+	}
 }

@@ -49,6 +49,19 @@ func TestParseFile(t *testing.T) {
 			in:      "token = \"abc\n",
 			wantErr: "test.conf:1: config syntax error: token: unterminated or malformed quoted value",
 		},
+		"quoted NUL": {
+			in:      `state_dir = "/var/lib/do-fip\x00x"` + "\n",
+			wantErr: "test.conf:1: config syntax error: state_dir: value contains a control character",
+		},
+		"quoted line break": {
+			in:      `log_file = "/var/log/do-fip\nforged line"` + "\n",
+			wantErr: "test.conf:1: config syntax error: log_file: value contains a control character",
+		},
+		// A token pasted without its key is not repeated back.
+		"token where a key belongs": {
+			in:      tok + " = x\n",
+			wantErr: "test.conf:1: config syntax error: the text before '=' is not a key (known: ",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

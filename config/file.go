@@ -82,6 +82,10 @@ func ParseFile(name string, r io.Reader) (*File, error) {
 		}
 		key = strings.TrimSpace(key)
 		if !known(key) {
+			if !keyShaped(key) {
+				// What stands left of '=' may be anything, a pasted token too: it is not repeated.
+				return nil, fmt.Errorf("%s:%d: %w: the text before '=' is not a key (known: %s)", name, n, ErrSyntax, strings.Join(fileKeys, ", "))
+			}
 			return nil, fmt.Errorf("%s:%d: %w: unknown key %q (known: %s)", name, n, ErrSyntax, key, strings.Join(fileKeys, ", "))
 		}
 		if prev, dup := f.Lines[key]; dup {
@@ -100,6 +104,20 @@ func ParseFile(name string, r io.Reader) (*File, error) {
 	return f, nil
 }
 
+// keyShaped says whether s looks like a key someone meant to write (letters, digits, '_', '-', '.', at most 32
+// characters), which is then safe to repeat in an error. A DigitalOcean token is 71 characters.
+func keyShaped(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 func known(key string) bool {
 	for _, k := range fileKeys {
 		if k == key {
@@ -109,20 +127,20 @@ func known(key string) bool {
 	return false
 }
 
-// unquote strips an inline comment from a bare value, or the quotes from a quoted one.
+// unquote strips an inline comment from a bare value, or the quotes from a quoted one. No value needs a
+// control character, and a quoted one could otherwise smuggle in a NUL or a line break ("\x00", "\n").
 func unquote(v string) (string, error) {
 	if strings.HasPrefix(v, `"`) {
 		s, err := strconv.Unquote(v)
 		if err != nil {
 			return "", errors.New("unterminated or malformed quoted value")
 		}
-		return s, nil
-	}
-	if i := strings.Index(v, " #"); i >= 0 {
+		v = s
+	} else if i := strings.Index(v, " #"); i >= 0 {
 		v = strings.TrimSpace(v[:i])
 	}
-	if strings.ContainsAny(v, "\x00") {
-		return "", errors.New("value contains a NUL byte")
+	if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		return "", errors.New("value contains a control character")
 	}
 	return v, nil
 }

@@ -29,10 +29,12 @@ const DefaultBaseURL = "https://api.digitalocean.com"
 
 // Defaults for Options fields left zero.
 const (
-	DefaultRetryMax       = 8
-	DefaultRetryWaitMin   = 250 * time.Millisecond
-	DefaultRetryWaitMax   = 5 * time.Second
-	DefaultAttemptTimeout = 10 * time.Second
+	DefaultRetryMax     = 8
+	DefaultRetryWaitMin = 250 * time.Millisecond
+	DefaultRetryWaitMax = 5 * time.Second
+	// DefaultAttemptTimeout bounds one HTTP attempt. The API answers reads and the assign POST in well under a
+	// second; a hung attempt should cost a small part of a failover's 60 s budget, not a sixth of it.
+	DefaultAttemptTimeout = 5 * time.Second
 )
 
 // Options configures New. Zero values take the defaults above.
@@ -78,6 +80,7 @@ type Rate struct {
 // Client talks to the API. It is safe for concurrent use.
 type Client struct {
 	godo     *godo.Client
+	token    string // only to redact it from text the server sends back
 	requests atomic.Int64
 
 	mu     sync.Mutex
@@ -113,7 +116,7 @@ func New(o Options) (*Client, error) {
 		o.AttemptTimeout = DefaultAttemptTimeout
 	}
 
-	c := &Client{legacy: make(map[netip.Addr]bool)}
+	c := &Client{token: o.Token, legacy: make(map[netip.Addr]bool)}
 	// The API never redirects; following one would carry the token to
 	// wherever it points, so a 3xx is returned as an error instead.
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -226,19 +229,19 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 	if ip.Is6() {
 		r, _, err := c.godo.ReservedIPV6s.Get(ctx, ip.String())
 		if err != nil {
-			return nil, wrapErr(op, err)
+			return nil, c.wrapErr(op, err)
 		}
 		if r == nil {
 			return nil, fmt.Errorf("%s: answer has no reserved_ipv6", op)
 		}
-		return newIP(ip, r.IP, r.RegionSlug, r.Droplet, false, false), nil
+		return newIP(op, ip, r.IP, r.RegionSlug, r.Droplet, false, false)
 	}
 	if c.isLegacy(ip) {
 		return c.getFloating(ctx, op, ip)
 	}
 	r, _, err := c.godo.ReservedIPs.Get(ctx, ip.String())
 	if err != nil {
-		first := wrapErr(op, err)
+		first := c.wrapErr(op, err)
 		if errors.Is(first, ErrForbidden) || errors.Is(first, ErrNotFound) {
 			if got, ferr := c.getFloating(ctx, op, ip); ferr == nil {
 				c.setLegacy(ip)
@@ -250,18 +253,18 @@ func (c *Client) GetIP(ctx context.Context, ip netip.Addr) (*IP, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%s: answer has no reserved_ip", op)
 	}
-	return newIP(ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, false), nil
+	return newIP(op, ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, false)
 }
 
 func (c *Client) getFloating(ctx context.Context, op string, ip netip.Addr) (*IP, error) {
 	r, _, err := c.godo.FloatingIPs.Get(ctx, ip.String())
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, c.wrapErr(op, err)
 	}
 	if r == nil {
 		return nil, fmt.Errorf("%s: answer has no floating_ip", op)
 	}
-	return newIP(ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, true), nil
+	return newIP(op, ip, r.IP, regionSlug(r.Region), r.Droplet, r.Locked, true)
 }
 
 func regionSlug(r *godo.Region) string {
@@ -271,17 +274,22 @@ func regionSlug(r *godo.Region) string {
 	return r.Slug
 }
 
-func newIP(asked netip.Addr, answered, region string, d *godo.Droplet, locked, legacy bool) *IP {
-	addr := asked
-	if a, err := netip.ParseAddr(answered); err == nil {
-		addr = a.Unmap()
+// newIP checks that the answer is about the address asked for: a holder read from an answer about another
+// address (another IP, the other family) must not drive a move.
+func newIP(op string, asked netip.Addr, answered, region string, d *godo.Droplet, locked, legacy bool) (*IP, error) {
+	if answered == "" {
+		return nil, fmt.Errorf("%s: %w: the answer names no IP", op, ErrUnexpected)
 	}
-	out := &IP{Addr: addr, Region: region, Locked: locked, Legacy: legacy}
+	a, err := netip.ParseAddr(answered)
+	if err != nil || a.Unmap() != asked {
+		return nil, fmt.Errorf("%s: %w: the answer is about %s", op, ErrUnexpected, cleanMessage(answered))
+	}
+	out := &IP{Addr: asked, Region: region, Locked: locked, Legacy: legacy}
 	if d != nil {
 		out.DropletID = d.ID
 		out.DropletName = d.Name
 	}
-	return out
+	return out, nil
 }
 
 // Assign asks for ip to be assigned to the droplet. The answer is the action
@@ -307,9 +315,9 @@ func (c *Client) Assign(ctx context.Context, ip netip.Addr, dropletID int) (*Act
 		a, _, err = c.godo.ReservedIPActions.Assign(ctx, ip.String(), dropletID)
 	}
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, c.wrapErr(op, err)
 	}
-	return newAction(op, a)
+	return newAction(op, a, 0)
 }
 
 // GetAction reads an action: per IP for IPv4 (/v2/reserved_ips/{ip}/actions/{id}),
@@ -333,14 +341,19 @@ func (c *Client) GetAction(ctx context.Context, ip netip.Addr, actionID int) (*A
 		a, _, err = c.godo.ReservedIPActions.Get(ctx, ip.String(), actionID)
 	}
 	if err != nil {
-		return nil, wrapErr(op, err)
+		return nil, c.wrapErr(op, err)
 	}
-	return newAction(op, a)
+	return newAction(op, a, actionID)
 }
 
-func newAction(op string, a *godo.Action) (*Action, error) {
+// newAction checks the answer can be followed: an action with a positive ID, the one asked for when want is
+// set. Following another action than ours could report its completion as our move's.
+func newAction(op string, a *godo.Action, want int) (*Action, error) {
 	if a == nil {
 		return nil, fmt.Errorf("%s: answer has no action", op)
+	}
+	if a.ID <= 0 || (want != 0 && a.ID != want) {
+		return nil, fmt.Errorf("%s: %w: the answer is about action %d", op, ErrUnexpected, a.ID)
 	}
 	out := &Action{ID: a.ID, Status: a.Status, Type: a.Type}
 	if a.StartedAt != nil {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -376,12 +379,13 @@ func TestRateLimitWaitPastDeadlineFailsFast(t *testing.T) {
 	tests := []struct {
 		name    string
 		headers map[string]string
+		says    string // how long the error says the wait is
 	}{
-		{"retry-after", map[string]string{"Retry-After": "30"}},
+		{"retry-after", map[string]string{"Retry-After": "30"}, "again in 30s"},
 		{"ratelimit-reset", map[string]string{
 			"Ratelimit-Limit": "5000", "Ratelimit-Remaining": "0",
 			"Ratelimit-Reset": strconv.FormatInt(time.Now().Add(40*time.Minute).Unix(), 10),
-		}},
+		}, "again in 40m"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,6 +400,9 @@ func TestRateLimitWaitPastDeadlineFailsFast(t *testing.T) {
 			_, err := c.Assign(ctx, ip4, 1001)
 			if !errors.Is(err, ErrRateLimited) || errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want the 429 without waiting", err)
+			}
+			if !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("err = %v, want it to say when the API takes requests again (%q)", err, tc.says)
 			}
 			if ctx.Err() != nil {
 				t.Errorf("the call waited until the deadline")
@@ -672,5 +679,76 @@ func TestZeroLoggerRetriesQuietly(t *testing.T) {
 	}
 	if _, err := c.GetIP(context.Background(), ip4); err != nil || c.Requests() != 2 {
 		t.Fatalf("err = %v after %d requests, want success after 2", err, c.Requests())
+	}
+}
+
+func TestUntrustedCertificateIsFinal(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("a request got through an untrusted TLS connection: %s %s", r.Method, r.URL.Path)
+	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes are expected
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c, err := New(Options{Token: testToken, BaseURL: srv.URL, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.GetIP(context.Background(), ip4)
+	if !errors.Is(err, ErrCertificate) || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") {
+		t.Fatalf("err = %v, want ErrCertificate with the x509 cause", err)
+	}
+	if c.Requests() != 1 {
+		t.Errorf("Requests() = %d, want 1: asking again does not make a certificate trusted", c.Requests())
+	}
+	if !strings.Contains(Hint(err), "never skips") {
+		t.Errorf("hint %q", Hint(err))
+	}
+}
+
+// An answer about another address than the one asked for (another IP, the other family, a mapped form that is
+// not this IP) is not acted on: it is an unexpected answer, not a holder to believe.
+func TestGetIPAnswerForAnotherAddress(t *testing.T) {
+	tests := []struct {
+		name     string
+		ip       netip.Addr
+		route    string
+		body     string
+		wantErr  string // "" for success
+		wantAddr netip.Addr
+	}{
+		{name: "IPv6 where an IPv4 was asked", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:    strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10"`, `"ip": "2001:db8:10::10"`, 1),
+			wantErr: "answer is about 2001:db8:10::10"},
+		{name: "IPv4 where an IPv6 was asked", ip: ip6, route: "GET /v2/reserved_ipv6/2001:db8:10::10",
+			body:    strings.Replace(reservedIPv6Assigned, `"ip": "2001:db8:10::10"`, `"ip": "203.0.113.10"`, 1),
+			wantErr: "answer is about 203.0.113.10"},
+		{name: "another IPv4", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:    strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10"`, `"ip": "203.0.113.11"`, 1),
+			wantErr: "answer is about 203.0.113.11"},
+		{name: "no address at all", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:    strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10",`, ``, 1),
+			wantErr: "answer names no IP"},
+		{name: "the IPv4 in its mapped form", ip: ip4, route: "GET /v2/reserved_ips/203.0.113.10",
+			body:     strings.Replace(reservedIPAssigned, `"ip": "203.0.113.10"`, `"ip": "::ffff:203.0.113.10"`, 1),
+			wantAddr: ip4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.body == reservedIPAssigned || tc.body == reservedIPv6Assigned {
+				t.Fatal("the test body was not changed")
+			}
+			f := newFake(t, map[string][]reply{tc.route: {{status: 200, body: tc.body}}})
+			c, _ := f.client()
+			got, err := c.GetIP(context.Background(), tc.ip)
+			if tc.wantErr == "" {
+				if err != nil || got.Addr != tc.wantAddr {
+					t.Fatalf("GetIP = %+v, %v; want %v", got, err, tc.wantAddr)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.HasPrefix(err.Error(), "get "+tc.ip.String()+": ") {
+				t.Fatalf("GetIP = %+v, %v; want an error saying %q", got, err, tc.wantErr)
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/digitalocean/godo"
 )
@@ -36,7 +37,20 @@ var (
 	ErrRateLimited   = errors.New("rate limited")
 	ErrServer        = errors.New("server error")
 	ErrInsecureURL   = errors.New("refusing an http:// API URL: the token would cross the network in clear text")
+	// ErrUnexpected: a well-formed answer that does not fit the question (about another IP). Asking again is
+	// not expected to help.
+	ErrUnexpected = errors.New("unexpected answer")
+	// ErrCertificate: the API's TLS certificate is not trusted. Asking again will not change that, and
+	// do-fip has no way to skip the check.
+	ErrCertificate = errors.New("untrusted TLS certificate")
 )
+
+// certError marks a certificate failure for errors.Is(err, ErrCertificate) without changing its text, which
+// already says x509 and why.
+type certError struct{ error }
+
+func (e certError) Unwrap() error        { return e.error }
+func (e certError) Is(target error) bool { return target == ErrCertificate }
 
 func (k Kind) sentinel() error {
 	switch k {
@@ -85,6 +99,8 @@ type APIError struct {
 	Kind      Kind
 	Message   string // DigitalOcean's message, one line, at most 200 characters
 	RequestID string // DigitalOcean's request id, for support tickets
+	// RetryIn, on a 429, is how long the API asked to wait (retry-after or ratelimit-reset); 0 if it did not say.
+	RetryIn time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -96,6 +112,9 @@ func (e *APIError) Error() string {
 	}
 	if e.RequestID != "" {
 		fmt.Fprintf(&b, " (request %s)", e.RequestID)
+	}
+	if e.RetryIn > 0 {
+		fmt.Fprintf(&b, "; the API takes requests again in %s", e.RetryIn.Round(time.Second))
 	}
 	return b.String()
 }
@@ -132,14 +151,29 @@ func classify(status int, msg string) Kind {
 	return KindOther
 }
 
-// wrapErr turns what godo returned into our error for op.
-func wrapErr(op string, err error) error {
+// wrapErr turns what godo returned into our error for op. Text the server sent is redacted of the token: a
+// proxy that reflects the request (headers and all) into its error page would otherwise put it in our logs.
+func (c *Client) wrapErr(op string, err error) error {
+	return wrapErr(op, err, c.redact)
+}
+
+func (c *Client) redact(s string) string {
+	if c.token == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, c.token, "[redacted]")
+}
+
+func wrapErr(op string, err error, redact func(string) string) error {
 	var er *godo.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil {
+		if isCertificate(err) {
+			return certError{fmt.Errorf("%s: %w", op, err)}
+		}
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	resp := er.Response
-	msg := cleanMessage(er.Message)
+	msg := cleanMessage(redact(er.Message))
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		mt, _, perr := mime.ParseMediaType(ct)
 		if perr != nil || !strings.Contains(mt, "json") {
@@ -151,16 +185,18 @@ func wrapErr(op string, err error) error {
 			msg = fmt.Sprintf("non-JSON answer (%s)", cleanMessage(mt))
 		}
 	}
-	reqID := cleanMessage(er.RequestID)
+	reqID := cleanMessage(redact(er.RequestID))
 	if reqID == "" {
-		reqID = cleanMessage(resp.Header.Get("X-Request-Id"))
+		reqID = cleanMessage(redact(resp.Header.Get("X-Request-Id")))
 	}
+	retryIn, _ := serverWait(resp, time.Now())
 	return &APIError{
 		Op:        op,
 		Status:    resp.StatusCode,
 		Kind:      classify(resp.StatusCode, msg),
 		Message:   msg,
 		RequestID: reqID,
+		RetryIn:   retryIn,
 	}
 }
 
@@ -185,6 +221,9 @@ func cleanMessage(s string) string {
 // Hint returns a one-line suggestion for a person reading err, or "" when
 // there is nothing more useful to say than the error itself.
 func Hint(err error) string {
+	if errors.Is(err, ErrCertificate) {
+		return "the API's certificate is not trusted by this machine: check its CA certificates (the ca-certificates package) and that nothing intercepts HTTPS; do-fip never skips the check"
+	}
 	if errors.Is(err, ErrInsecureURL) {
 		return "use an https:// API URL; plain http is only for a local simulator (DO_FIP_INSECURE_API=1)"
 	}
@@ -206,6 +245,9 @@ func Hint(err error) string {
 			return "the IP and the droplet must be in the same region"
 		}
 	case KindRateLimited:
+		if ae.RetryIn > 0 {
+			return "the rate limit (250/minute, 5,000/hour) is shared by every user of the token; do-fip does not start a wait that would pass --timeout"
+		}
 		return "the rate limit (250/minute, 5,000/hour) is shared by every user of the token"
 	}
 	return ""

@@ -128,40 +128,54 @@ func (c *retryCall) retryable(resp *http.Response, err error) bool {
 // transient says whether a connection-level error may go away: a bad
 // certificate or a malformed URL will not.
 func transient(err error) bool {
+	return !isCertificate(err) && !strings.Contains(err.Error(), "unsupported protocol scheme")
+}
+
+// isCertificate says whether err is a failed certificate check.
+func isCertificate(err error) bool {
 	var (
 		certErr    *tls.CertificateVerificationError
 		unknownCA  x509.UnknownAuthorityError
 		hostErr    x509.HostnameError
 		invalidErr x509.CertificateInvalidError
 	)
-	switch {
-	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalidErr):
-		return false
-	case strings.Contains(err.Error(), "unsupported protocol scheme"):
-		return false
-	}
-	return true
+	return errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalidErr)
 }
 
 // waitFor returns how long to wait after the attempt-th failure. On a 429 the
 // server says: retry-after (seconds or an HTTP date), else, when the window is
-// used up (ratelimit-remaining 0), until ratelimit-reset. A reset already in
-// the past means our clock and DigitalOcean's disagree; exponential backoff is
+// used up (ratelimit-remaining 0), until ratelimit-reset. Times the server
+// sends are read against its own clock, the Date header of the same answer,
+// so a droplet whose clock is off neither gives up on a wait that fits the
+// deadline nor retries into a window still closed. Without a usable Date, a
+// reset already in the past means the clocks disagree; exponential backoff is
 // the safe fallback then.
 func (t *retryTransport) waitFor(attempt int, resp *http.Response, now time.Time) time.Duration {
-	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-		if d, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
-			return min(d, maxHeaderWait)
-		}
-		if strings.TrimSpace(resp.Header.Get("Ratelimit-Remaining")) == "0" {
-			if secs, err := strconv.ParseInt(strings.TrimSpace(resp.Header.Get("Ratelimit-Reset")), 10, 64); err == nil {
-				if d := time.Unix(secs, 0).Sub(now); d > 0 {
-					return min(d, maxHeaderWait)
-				}
+	if d, ok := serverWait(resp, now); ok {
+		return d
+	}
+	return jitter(attempt, t.waitMin, t.waitMax)
+}
+
+// serverWait is the wait a 429 asks for, if it asks for one.
+func serverWait(resp *http.Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		return 0, false
+	}
+	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		now = date
+	}
+	if d, ok := retryAfter(resp.Header.Get("Retry-After"), now); ok {
+		return min(d, maxHeaderWait), true
+	}
+	if strings.TrimSpace(resp.Header.Get("Ratelimit-Remaining")) == "0" {
+		if secs, err := strconv.ParseInt(strings.TrimSpace(resp.Header.Get("Ratelimit-Reset")), 10, 64); err == nil {
+			if d := time.Unix(secs, 0).Sub(now); d > 0 {
+				return min(d, maxHeaderWait), true
 			}
 		}
 	}
-	return jitter(attempt, t.waitMin, t.waitMax)
+	return 0, false
 }
 
 func retryAfter(v string, now time.Time) (time.Duration, bool) {

@@ -34,6 +34,23 @@ func TestWaitFor(t *testing.T) {
 		{name: "garbage retry-after: exponential", status: 429, headers: map[string]string{"Retry-After": "soon"}},
 		{name: "absurd retry-after capped", status: 429, headers: map[string]string{"Retry-After": "999999"}, exact: maxHeaderWait},
 		{name: "retry-after only honoured on 429", status: 503, headers: map[string]string{"Retry-After": "30"}},
+		// The server's Date says what its clock reads: ratelimit-reset is measured against it, so a droplet
+		// whose clock is off neither gives up on a wait that fits nor retries into a window still closed.
+		{name: "server clock 10 min ahead: reset measured from its Date", status: 429,
+			headers: map[string]string{"Date": now.Add(10 * time.Minute).Format(http.TimeFormat),
+				"Ratelimit-Remaining": "0", "Ratelimit-Reset": unix(10*time.Minute + 2*time.Second)},
+			exact: 2 * time.Second},
+		{name: "server clock 10 min behind: reset measured from its Date", status: 429,
+			headers: map[string]string{"Date": now.Add(-10 * time.Minute).Format(http.TimeFormat),
+				"Ratelimit-Remaining": "0", "Ratelimit-Reset": unix(-10*time.Minute + 2*time.Second)},
+			exact: 2 * time.Second},
+		{name: "retry-after as HTTP date, measured from the server's Date", status: 429,
+			headers: map[string]string{"Date": now.Add(-time.Hour).Format(http.TimeFormat),
+				"Retry-After": now.Add(-time.Hour + 5*time.Second).Format(http.TimeFormat)},
+			exact: 5 * time.Second},
+		{name: "garbage Date: own clock", status: 429,
+			headers: map[string]string{"Date": "yesterday", "Ratelimit-Remaining": "0", "Ratelimit-Reset": unix(4 * time.Second)},
+			exact:   4 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

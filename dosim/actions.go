@@ -41,7 +41,7 @@ type action struct {
 
 // settle finishes every action whose time has come, in the order they fall due. Callers hold s.mu.
 func (s *Sim) settle() {
-	now := s.now()
+	now := s.clock()
 	for _, id := range s.actOrder {
 		a := s.actions[id]
 		if a.status != StatusInProgress || a.outcome == OutcomeStuck || now.Before(a.due) {
@@ -88,7 +88,7 @@ func (s *Sim) pendingForDroplet(dropletID int) bool {
 
 // startAction records a new in-progress action, applying the next matching ActionFault. Callers hold s.mu.
 func (s *Sim) startAction(ip *ipState, typ, resourceType string, target int) *action {
-	now := s.now()
+	now := s.clock()
 	a := &action{
 		id: s.nextAction, typ: typ, ip: ip.IP, v6: ip.v6, resourceType: resourceType, region: ip.Region,
 		target: target, started: now, status: StatusInProgress,

@@ -207,7 +207,7 @@ func (s *Sim) listActions(w http.ResponseWriter, ip, _ string) {
 		if ip != "" && a.ip != ip {
 			continue
 		}
-		if s.now().Before(a.hiddenUntil) {
+		if s.clock().Before(a.hiddenUntil) {
 			continue
 		}
 		items = append(items, actionObject(a))
@@ -218,7 +218,7 @@ func (s *Sim) listActions(w http.ResponseWriter, ip, _ string) {
 func (s *Sim) getAction(w http.ResponseWriter, idText, ip, kind, reqID string) {
 	id, err := strconv.Atoi(idText)
 	a := s.actions[id]
-	if err != nil || a == nil || (ip != "" && a.ip != ip) || s.now().Before(a.hiddenUntil) {
+	if err != nil || a == nil || (ip != "" && a.ip != ip) || s.clock().Before(a.hiddenUntil) {
 		s.notFound(w, reqID)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // serveControl answers /_sim/..., the control API for tests that run the simulator as a separate process.
@@ -50,6 +51,37 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.SetActionLatency(d)
+		w.WriteHeader(http.StatusNoContent)
+	case "PUT /_sim/clock":
+		var j struct {
+			Offset string `json:"offset"`
+		}
+		if err := strictUnmarshal(body, &j); err != nil {
+			controlError(w, http.StatusBadRequest, fmt.Errorf("clock: %w", err))
+			return
+		}
+		d, err := time.ParseDuration(j.Offset)
+		if err != nil {
+			controlError(w, http.StatusBadRequest, fmt.Errorf("clock: offset %q: %w", j.Offset, err))
+			return
+		}
+		s.SetClockOffset(d)
+		w.WriteHeader(http.StatusNoContent)
+	case "POST /_sim/use-up-hour":
+		var j struct {
+			Token   string `json:"token"`
+			ResetIn string `json:"reset_in"`
+		}
+		if err := strictUnmarshal(body, &j); err != nil {
+			controlError(w, http.StatusBadRequest, fmt.Errorf("use-up-hour: %w", err))
+			return
+		}
+		d, err := parseDuration("reset_in", j.ResetIn)
+		if err != nil || j.Token == "" {
+			controlError(w, http.StatusBadRequest, fmt.Errorf("use-up-hour: want a token and reset_in such as \"2s\" (%v)", err))
+			return
+		}
+		s.UseUpHour(j.Token, d)
 		w.WriteHeader(http.StatusNoContent)
 	case "GET /_sim/state":
 		writeJSON(w, http.StatusOK, s.State())

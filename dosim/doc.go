@@ -22,6 +22,9 @@
 //     answer 301, unknown paths 404) and /metadata/v1.json. It answers as the droplet whose address (or
 //     SourceAddrs) sent the request, or as droplet N under /droplets/N/metadata/v1/... for clients on
 //     loopback. Reserved-IP values reflect completed actions only.
+//   - A clock that can disagree with the client's (SetClockOffset): the Date header of every answer, the
+//     rate-limit windows and ratelimit-reset follow it. UseUpHour spends a token's hourly allowance as other
+//     users of a shared token would. Both are also in the control API (PUT /_sim/clock, POST /_sim/use-up-hour).
 //   - Faults (Fault, ActionFault) and a control API under /_sim/ for tests that run the simulator as a separate
 //     process.
 //

@@ -43,8 +43,12 @@ type served struct {
 func (s *Sim) serveFaulted(w http.ResponseWriter, r *http.Request, metadata bool,
 	inner func(http.ResponseWriter, *http.Request, []byte, string) served) {
 	reqID := newRequestID()
+	// Every answer carries the server's Date, as DigitalOcean's do; clients can measure ratelimit-reset
+	// against it instead of against their own clock.
+	stamp := func() { w.Header().Set("Date", s.clock().UTC().Format(http.TimeFormat)) }
+	stamp()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, maxBody))
-	entry := Request{Time: s.now(), Method: r.Method, Path: r.URL.Path, Metadata: metadata, RequestID: reqID}
+	entry := Request{Time: s.clock(), Method: r.Method, Path: r.URL.Path, Metadata: metadata, RequestID: reqID}
 	if len(body) > 0 {
 		entry.Body = string(body)
 	}
@@ -63,6 +67,7 @@ func (s *Sim) serveFaulted(w http.ResponseWriter, r *http.Request, metadata bool
 			entry.Fault = "delay-cancelled"
 			return
 		}
+		stamp()
 	}
 	switch {
 	case f.Reset:
@@ -169,7 +174,7 @@ func (s *Sim) writeFaultStatus(w http.ResponseWriter, metadata bool, f *Fault, r
 	w.Header().Set("X-Request-Id", reqID)
 	if f.Status == http.StatusTooManyRequests {
 		s.mu.Lock()
-		now := s.now()
+		now := s.clock()
 		s.mu.Unlock()
 		s.setRateHeaders(w.Header(), rateResult{remaining: 0, reset: now.Add(time.Minute)})
 	}

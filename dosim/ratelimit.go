@@ -18,7 +18,7 @@ type rateResult struct {
 // takeRate counts a request for key against DigitalOcean's two sliding windows (an hour and a minute).
 // Refused requests are not counted, so a client that waits as told gets through. Callers hold s.mu.
 func (s *Sim) takeRate(key string) rateResult {
-	now := s.now()
+	now := s.clock()
 	hist := s.rate[key]
 	i := 0
 	for i < len(hist) && !hist[i].After(now.Add(-time.Hour)) {

@@ -6,14 +6,18 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Sim is a running simulated account. All methods are safe for concurrent use.
 type Sim struct {
-	mu    sync.Mutex
-	now   func() time.Time // replaced by tests that need a clock they control
-	world World            // as given to New; droplets and tokens do not change
+	mu  sync.Mutex
+	now func() time.Time // replaced by tests that need a clock they control
+	// offset is how far the simulated DigitalOcean's clock runs ahead of now (behind when negative); read
+	// without s.mu because the request log reads the clock outside it.
+	offset atomic.Int64
+	world  World // as given to New; droplets and tokens do not change
 
 	droplets map[int]*Droplet
 	ips      map[string]*ipState // key: canonical address text
@@ -83,7 +87,7 @@ func New(w World) (*Sim, error) {
 		actions:    map[int]*action{},
 		rate:       map[string][]time.Time{},
 	}
-	s.started = s.now().UTC().Truncate(time.Second)
+	s.started = s.clock().UTC().Truncate(time.Second)
 	for i := range w.Droplets {
 		d := w.Droplets[i]
 		s.droplets[d.ID] = &d
@@ -101,6 +105,32 @@ func New(w World) (*Sim, error) {
 		s.tokens[t] = scopeFull
 	}
 	return s, nil
+}
+
+// clock is the simulated DigitalOcean's time: now, shifted by SetClockOffset.
+func (s *Sim) clock() time.Time { return s.now().Add(time.Duration(s.offset.Load())) }
+
+// SetClockOffset makes the simulated DigitalOcean's clock run d ahead of this machine's (behind when d is
+// negative), as when a droplet's clock is off. Everything the simulator derives from its clock follows: the
+// rate-limit windows and ratelimit-reset, action timestamps, and the Date header of every answer. Durations the
+// simulator sends (retry-after) and action latencies do not change.
+func (s *Sim) SetClockOffset(d time.Duration) { s.offset.Store(int64(d)) }
+
+// UseUpHour spends token's hourly allowance the way other users of a shared token would, with requests made
+// long enough ago that the oldest of them leaves the hour window resetIn from now. Until then every API request
+// with the token answers 429 too_many_requests with ratelimit-remaining 0 and ratelimit-reset at that moment;
+// like DigitalOcean, such a 429 carries no retry-after (that comes only with the per-minute burst limit). The
+// spent requests all fall at the same instant, so the whole allowance comes back at once.
+func (s *Sim) UseUpHour(token string, resetIn time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	resetIn = min(max(resetIn, 0), time.Hour)
+	at := s.clock().Add(resetIn - time.Hour)
+	hist := make([]time.Time, s.world.RatePerHour)
+	for i := range hist {
+		hist[i] = at
+	}
+	s.rate["token:"+token] = hist
 }
 
 // lookupIP finds a reserved IP by any spelling of its address.

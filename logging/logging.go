@@ -21,7 +21,13 @@ type Options struct {
 	Syslog  string    // auto, on, off
 	Stderr  io.Writer // human-readable lines; nil for none
 	Command string    // the subcommand, added to every line
+	// Fallback is a file used when neither syslog nor File is available, so that a hook whose stderr
+	// keepalived discards still leaves a trace. It is kept under FallbackMax bytes (one old generation).
+	Fallback string
 }
+
+// FallbackMax bounds the fallback log; past it the file is moved to NAME.1 (replacing an older one).
+const FallbackMax = 1 << 20
 
 // Logger is a configured zerolog logger and the sinks to close when the run ends.
 type Logger struct {
@@ -62,6 +68,15 @@ func New(o Options) *Logger {
 		} else {
 			writers = append(writers, zerolog.SyslogLevelWriter(w))
 			l.closers = append(l.closers, w)
+		}
+	}
+	if len(writers) == 0 && o.Fallback != "" {
+		if fi, err := os.Stat(o.Fallback); err == nil && fi.Size() > FallbackMax {
+			_ = os.Rename(o.Fallback, o.Fallback+".1")
+		}
+		if f, err := os.OpenFile(o.Fallback, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640); err == nil {
+			writers = append(writers, f)
+			l.closers = append(l.closers, f)
 		}
 	}
 	level, err := zerolog.ParseLevel(o.Level)

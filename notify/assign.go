@@ -173,7 +173,15 @@ type run struct {
 	posts  int
 	retry  int
 	action int
+	// errored counts the moves the API reported errored; last is the latest error worth another try, named
+	// when the deadline ends the run so that the cause is not lost.
+	errored int
+	last    error
 }
+
+// maxErrored is how many errored moves make the run give up before its deadline: one errored action is a
+// hiccup, three in a row are a problem for a person (the droplet may be unable to take the IP).
+const maxErrored = 3
 
 func (r *run) elapsed() int64 { return time.Since(r.start).Milliseconds() }
 
@@ -184,6 +192,7 @@ func (r *run) loop(ctx context.Context) Result {
 			if fatal := r.classify(ctx, err); fatal != nil {
 				return Result{Err: fatal}
 			}
+			r.last = err
 			r.log.Warn().Err(err).Str("event", "read_failed").Int64("elapsed_ms", r.elapsed()).Msg("reading the IP failed; trying again")
 			if err := r.backoff(ctx); err != nil {
 				return Result{Err: err}
@@ -234,6 +243,11 @@ func (r *run) loop(ctx context.Context) Result {
 				return Result{Err: err}
 			}
 			if status == "errored" {
+				r.errored++
+				r.last = fmt.Errorf("action %d errored", act.ID)
+				if r.errored >= maxErrored {
+					return Result{Err: fmt.Errorf("the API reported the move errored %d times (last: action %d); the droplet may be unable to take the IP", r.errored, act.ID)}
+				}
 				r.log.Warn().Str("event", "action_errored").Int("action_id", act.ID).Msg("the API reports the move failed; trying again")
 				if err := r.backoff(ctx); err != nil {
 					return Result{Err: err}
@@ -241,6 +255,7 @@ func (r *run) loop(ctx context.Context) Result {
 			}
 			// completed (or the holder changed): the next read verifies the holder.
 		case errors.Is(err, doapi.ErrPendingEvent):
+			r.last = err
 			r.log.Info().Err(err).Str("event", "pending_event").Msg("the IP or droplet has a pending event; waiting")
 			if err := r.waitSettled(ctx); err != nil {
 				return Result{Err: err}
@@ -257,6 +272,7 @@ func (r *run) loop(ctx context.Context) Result {
 			}
 			// The outcome is unknown (connection lost, 5xx): the POST may have succeeded. Re-read before
 			// posting again.
+			r.last = err
 			r.log.Warn().Err(err).Str("event", "assign_unknown").Msg("no clear answer to the move; reading the IP again")
 			if err := r.backoff(ctx); err != nil {
 				return Result{Err: err}
@@ -270,7 +286,8 @@ func (r *run) classify(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return r.timeout(ctx, err)
-	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden):
+	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden), errors.Is(err, doapi.ErrCertificate),
+		errors.Is(err, doapi.ErrUnexpected):
 		return err
 	case errors.Is(err, doapi.ErrNotFound):
 		return fmt.Errorf("%w: %w", ErrRefused, err)
@@ -285,6 +302,9 @@ func (r *run) timeout(ctx context.Context, last error) error {
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// Stopped from outside: a newer transition superseded this run, or keepalived sent SIGTERM.
 		return fmt.Errorf("stopped after %d ms: %w", r.elapsed(), context.Cause(ctx))
+	}
+	if last == nil || errors.Is(last, context.DeadlineExceeded) || errors.Is(last, context.Canceled) {
+		last = r.last
 	}
 	if last != nil && !errors.Is(last, context.DeadlineExceeded) && !errors.Is(last, context.Canceled) {
 		return fmt.Errorf("%w after %d ms (last error: %v)", ErrTimeout, r.elapsed(), last)
@@ -345,11 +365,13 @@ func (r *run) waitUnlocked(ctx context.Context) error {
 			if fatal := r.classify(ctx, err); fatal != nil {
 				return fatal
 			}
+			r.last = err
 			continue
 		}
 		if !info.Locked {
 			return nil
 		}
+		r.last = errors.New("the IP is still locked by a pending action")
 	}
 }
 
@@ -369,6 +391,7 @@ func (r *run) follow(ctx context.Context, act *doapi.Action) (string, error) {
 	if act.Status == "completed" || act.Status == "errored" {
 		return act.Status, nil
 	}
+	r.last = fmt.Errorf("action %d still %s", act.ID, act.Status)
 	polls := r.t.ActionPolls
 	var metaTick <-chan time.Time
 	if r.a.Watch != nil {
@@ -410,6 +433,7 @@ func (r *run) follow(ctx context.Context, act *doapi.Action) (string, error) {
 				if fatal := r.classify(ctx, err); fatal != nil {
 					return "", fatal
 				}
+				r.last = err
 				log.Warn().Err(err).Str("event", "action_read_failed").Msg("reading the action failed; will read again")
 			}
 			apiTimer.Reset(pollWait(polls, i))
