@@ -101,11 +101,26 @@ func (n *node) doneAfter(since time.Time, timeout time.Duration) (time.Time, boo
 
 // logEvent finds the first line of do-fip's JSON log with this event at or after since.
 func (n *node) logEvent(event string, since time.Time) (time.Time, bool) {
-	f, err := os.Open(n.logFile())
-	if err != nil {
+	times := n.logEventTimes(event, since)
+	if len(times) == 0 {
 		return time.Time{}, false
 	}
+	return times[0], true
+}
+
+// logEvents counts the lines of do-fip's JSON log with this event at or after since.
+func (n *node) logEvents(event string, since time.Time) int {
+	return len(n.logEventTimes(event, since))
+}
+
+// logEventTimes are the times of do-fip's JSON log lines with this event at or after since.
+func (n *node) logEventTimes(event string, since time.Time) []time.Time {
+	f, err := os.Open(n.logFile())
+	if err != nil {
+		return nil
+	}
 	defer f.Close()
+	var out []time.Time
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
@@ -114,10 +129,10 @@ func (n *node) logEvent(event string, since time.Time) (time.Time, bool) {
 			Time  time.Time `json:"time"`
 		}
 		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event == event && !e.Time.Before(since) {
-			return e.Time, true
+			out = append(out, e.Time)
 		}
 	}
-	return time.Time{}, false
+	return out
 }
 
 // hooksRunning counts do-fip processes in the node's namespace.

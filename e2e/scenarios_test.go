@@ -81,12 +81,19 @@ func TestRecoveryNoPreempt(t *testing.T) {
 // and start a hook on every transition; once it settles, the IP must be on the final
 // MASTER and stay there: no assign started during the flapping may land afterwards.
 func TestFlapping(t *testing.T) {
-	l := newLab(t, labOptions{})
+	// Moves that take 3 s overlap the next transitions, so hooks of older transitions
+	// are still running (and must be superseded) when newer ones start.
+	l := newLab(t, labOptions{latency: 3 * time.Second})
 	m := l.ready()
 	t0 := time.Now()
+	// Flips at different paces: shorter than the health check's interval (keepalived may
+	// miss one), about one interval (lb1 only goes FAULT and back to BACKUP: taking
+	// MASTER back takes it over 3 s of missed adverts), and long enough for it to become
+	// MASTER again, so that MASTER itself changes hands several times.
+	paces := []time.Duration{400 * time.Millisecond, 1200 * time.Millisecond, 4500 * time.Millisecond, 2500 * time.Millisecond}
 	for i := 0; i < 20; i++ {
 		m.setHealthy(i%2 == 1) // odd flips restore it: the 20th leaves it healthy
-		time.Sleep(600 * time.Millisecond)
+		time.Sleep(paces[i%len(paces)])
 	}
 	final := l.settle(6*time.Second, 40*time.Second)
 	finalAt := final.lastState("MASTER")
@@ -116,8 +123,12 @@ func TestFlapping(t *testing.T) {
 	for _, n := range l.nodes {
 		transitions += n.transitions(t0)
 	}
-	t.Logf("%d keepalived transitions, %d assign POSTs during the flapping",
-		transitions, len(l.sim.assignPosts(l.nodes[0].dropletID, t0))+len(l.sim.assignPosts(l.nodes[1].dropletID, t0)))
+	superseded := 0
+	for _, n := range l.nodes {
+		superseded += n.logEvents("superseded", t0)
+	}
+	t.Logf("%d keepalived transitions, %d assign POSTs, %d do-fip runs superseded during the flapping",
+		transitions, len(l.sim.assignPosts(l.nodes[0].dropletID, t0))+len(l.sim.assignPosts(l.nodes[1].dropletID, t0)), superseded)
 }
 
 // Scenario 6: split brain. The VRRP link between the nodes is cut while both still reach
