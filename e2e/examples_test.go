@@ -217,54 +217,61 @@ func exampleNS(t *testing.T, role, conf string) string {
 	return ns
 }
 
-func TestExamplesKeepalivedConfigTest(t *testing.T) {
-	requireLab(t)
-	ensureScriptUser(t)
+// eachExample runs check on every keepalived example, in parallel subtests named after
+// the examples (each makes its own namespace).
+func eachExample(t *testing.T, check func(t *testing.T, example string)) {
 	for _, path := range exampleConfs(t) {
-		name := filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
+		t.Run(filepath.Base(filepath.Dir(path))+"/"+filepath.Base(path), func(t *testing.T) {
 			t.Parallel()
 			b, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ns := exampleNS(t, "ex", string(b))
-			// keepalived checks that a vrrp_script's program exists (not a notify hook's),
-			// and do-fip is not installed here.
-			dir, _ := standIn(t)
-			// keepalived 2.2.7's --config-test is killed by SIGTERM (exit 143, no output)
-			// when scripts run as a non-root user (fixed in 2.2.8, keepalived issues #2587
-			// and #2617), so the copy it checks runs them as root. The real user is
-			// exercised by TestExamplesKeepalivedRun.
-			conf := strings.Replace(string(b), "script_user "+scriptUser, "script_user root", 1)
-			conf = strings.ReplaceAll(conf, "/usr/bin/do-fip", filepath.Join(dir, "do-fip"))
-			copyPath := filepath.Join(dir, "keepalived.conf")
-			if err := os.WriteFile(copyPath, []byte(conf), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := runErr("ip", "netns", "exec", ns, "keepalived", "--config-test", "-f", copyPath)
-			code := 0
-			if err != nil {
-				code = -1
-				if ee, ok := err.(interface{ ExitCode() int }); ok {
-					code = ee.ExitCode()
-				}
-			}
-			noVIP := false
-			for _, ln := range strings.Split(strings.TrimSpace(out), "\n") {
-				switch {
-				case ln == "":
-				case configTestAllowed.MatchString(ln):
-					noVIP = true
-				default:
-					t.Errorf("keepalived --config-test: %s", ln)
-				}
-			}
-			if code != 0 && !(code == 5 && noVIP) {
-				t.Errorf("keepalived --config-test exited %d:\n%s", code, out)
-			}
+			check(t, string(b))
 		})
 	}
+}
+
+func TestExamplesKeepalivedConfigTest(t *testing.T) {
+	requireLab(t)
+	ensureScriptUser(t)
+	eachExample(t, func(t *testing.T, example string) {
+		ns := exampleNS(t, "ex", example)
+		// keepalived checks that a vrrp_script's program exists (not a notify hook's),
+		// and do-fip is not installed here.
+		dir, _ := standIn(t)
+		// keepalived 2.2.7's --config-test is killed by SIGTERM (exit 143, no output)
+		// when scripts run as a non-root user (fixed in 2.2.8, keepalived issues #2587
+		// and #2617), so the copy it checks runs them as root. The real user is
+		// exercised by TestExamplesKeepalivedRun.
+		conf := strings.Replace(example, "script_user "+scriptUser, "script_user root", 1)
+		conf = strings.ReplaceAll(conf, "/usr/bin/do-fip", filepath.Join(dir, "do-fip"))
+		copyPath := filepath.Join(dir, "keepalived.conf")
+		if err := os.WriteFile(copyPath, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runErr("ip", "netns", "exec", ns, "keepalived", "--config-test", "-f", copyPath)
+		code := 0
+		if err != nil {
+			code = -1
+			if ee, ok := err.(interface{ ExitCode() int }); ok {
+				code = ee.ExitCode()
+			}
+		}
+		noVIP := false
+		for _, ln := range strings.Split(strings.TrimSpace(out), "\n") {
+			switch {
+			case ln == "":
+			case configTestAllowed.MatchString(ln):
+				noVIP = true
+			default:
+				t.Errorf("keepalived --config-test: %s", ln)
+			}
+		}
+		if code != 0 && !(code == 5 && noVIP) {
+			t.Errorf("keepalived --config-test exited %d:\n%s", code, out)
+		}
+	})
 }
 
 // standInHook replaces /usr/bin/do-fip when the examples are run for real: it records
@@ -301,65 +308,57 @@ func standIn(t *testing.T) (dir, hookLog string) {
 func TestExamplesKeepalivedRun(t *testing.T) {
 	requireLab(t)
 	ensureScriptUser(t)
-	for _, path := range exampleConfs(t) {
-		name := filepath.Base(filepath.Dir(path)) + "/" + filepath.Base(path)
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			b, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir, hookLog := standIn(t)
-			hook := filepath.Join(dir, "do-fip")
-			conf := strings.ReplaceAll(string(b), "/usr/bin/do-fip", hook)
-			confPath := filepath.Join(dir, "keepalived.conf")
-			if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			ns := exampleNS(t, "run", conf)
-			ka := startKeepalived(t, ns, "keepalived", dir, confPath, []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"})
+	eachExample(t, func(t *testing.T, example string) {
+		dir, hookLog := standIn(t)
+		hook := filepath.Join(dir, "do-fip")
+		conf := strings.ReplaceAll(example, "/usr/bin/do-fip", hook)
+		confPath := filepath.Join(dir, "keepalived.conf")
+		if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ns := exampleNS(t, "run", conf)
+		ka := startKeepalived(t, ns, "keepalived", dir, confPath, []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"})
 
-			// Every instance runs the generic notify at start (BACKUP, or FAULT while
-			// HAProxy is not running here).
-			var notified []*regexp.Regexp // one per instance
-			for _, m := range regexp.MustCompile(`(?m)^\s*vrrp_instance\s+(\S+)`).FindAllStringSubmatch(conf, -1) {
-				notified = append(notified, regexp.MustCompile(`(?m)^`+scriptUser+` notify (--ip \S+ )?INSTANCE `+m[1]+` (BACKUP|FAULT|MASTER) \d+$`))
-			}
-			missing := func(hooks string) []string {
-				var out []string
-				for _, re := range notified {
-					if !re.MatchString(hooks) {
-						out = append(out, re.String())
-					}
-				}
-				if !strings.Contains(hooks, scriptUser+" reconcile") {
-					out = append(out, "chk_do_fip: "+scriptUser+" reconcile")
-				}
-				return out
-			}
-			deadline := time.Now().Add(8 * time.Second)
-			var hooks string
-			for {
-				hb, _ := os.ReadFile(hookLog)
-				hooks = string(hb)
-				if len(missing(hooks)) == 0 || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			if err := ka.signal(15, 5*time.Second); err != nil {
-				t.Error(err)
-			}
-			for _, m := range missing(hooks) {
-				t.Errorf("no hook run matching %s; hook log:\n%s", m, hooks)
-			}
-			for _, ln := range ka.out.all() {
-				if runtimeBad.MatchString(ln.text) && !strings.Contains(ln.text, "No VIP specified") {
-					t.Errorf("keepalived: %s", ln.text)
+		// Every instance runs the generic notify at start (BACKUP, or FAULT while
+		// HAProxy is not running here).
+		var notified []*regexp.Regexp // one per instance
+		for _, m := range regexp.MustCompile(`(?m)^\s*vrrp_instance\s+(\S+)`).FindAllStringSubmatch(conf, -1) {
+			notified = append(notified, regexp.MustCompile(`(?m)^`+scriptUser+` notify (--ip \S+ )?INSTANCE `+m[1]+` (BACKUP|FAULT|MASTER) \d+$`))
+		}
+		missing := func(hooks string) []string {
+			var out []string
+			for _, re := range notified {
+				if !re.MatchString(hooks) {
+					out = append(out, re.String())
 				}
 			}
-		})
-	}
+			if !strings.Contains(hooks, scriptUser+" reconcile") {
+				out = append(out, "chk_do_fip: "+scriptUser+" reconcile")
+			}
+			return out
+		}
+		deadline := time.Now().Add(8 * time.Second)
+		var hooks string
+		for {
+			hb, _ := os.ReadFile(hookLog)
+			hooks = string(hb)
+			if len(missing(hooks)) == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err := ka.signal(15, 5*time.Second); err != nil {
+			t.Error(err)
+		}
+		for _, m := range missing(hooks) {
+			t.Errorf("no hook run matching %s; hook log:\n%s", m, hooks)
+		}
+		for _, ln := range ka.out.all() {
+			if runtimeBad.MatchString(ln.text) && !strings.Contains(ln.text, "No VIP specified") {
+				t.Errorf("keepalived: %s", ln.text)
+			}
+		}
+	})
 }
 
 // TestExamplesDoFipCommands runs every do-fip command line of the keepalived examples,
