@@ -91,8 +91,13 @@ func reconcileCommand() *cli.Command {
 			"transition recorded by 'do-fip notify' on this node is MASTER, so it never moves the IP to a node\n" +
 			"that is not MASTER. Cheap: the metadata service first, the API only when the IP is not here.\n" +
 			"It exits 0 whatever the API says (problems go to the log), so a vrrp_script never puts the node\n" +
-			"in FAULT because of the API; only bad arguments exit non-zero.",
-		Flags:  append(commonFlags(), dropletIDFlag, ipFlag()),
+			"in FAULT because of the API; only bad arguments exit non-zero.\n" +
+			"While a partition lasts, both nodes can be MASTER and reach the API; each would take the IP back\n" +
+			"from the other at every check. The first two moves of a MASTER period are immediate, then each\n" +
+			"further move waits twice as long (1 min up to 10 min). --now skips the wait: use it for\n" +
+			"notify_master_rx_lower_pri, where keepalived has just settled who is MASTER.",
+		Flags: append(commonFlags(), dropletIDFlag, ipFlag(),
+			&cli.BoolFlag{Name: "now", Usage: "skip the split-brain damping: keepalived has just confirmed this node is MASTER (notify_master_rx_lower_pri)"}),
 		Action: runReconcile,
 	}
 }
@@ -123,6 +128,7 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
 		return err
 	}
 	base := map[netip.Addr]state.Event{}
+	moves := map[netip.Addr][]time.Time{}
 	var master []netip.Addr
 	for _, ip := range ips {
 		st, err := dir.IPState(ip)
@@ -130,13 +136,14 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
 		case err != nil:
 			e.log.Warn().Err(err).Str("ip", ip.String()).Msg("cannot read the recorded keepalived state; not touching this IP")
 		case st == nil:
-			e.log.Info().Str("event", "reconcile_unknown").Str("ip", ip.String()).
+			e.log.Debug().Str("event", "reconcile_unknown").Str("ip", ip.String()).
 				Msg("no keepalived transition recorded for this IP (is the generic notify \"/usr/bin/do-fip notify\" configured?); not touching it")
 		case st.Current.State != "MASTER":
 			e.log.Debug().Str("event", "reconcile_not_master").Str("ip", ip.String()).Str("state", st.Current.State).Msg("not MASTER; nothing to do")
 		default:
 			master = append(master, ip)
 			base[ip] = st.Current.Event
+			moves[ip] = st.ReconcileMovesUnder(st.Current.Event)
 		}
 	}
 	if len(master) == 0 {
@@ -195,8 +202,17 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
 			e.log.Info().Str("event", "reconcile_pending").Str("ip", ip.String()).Int("holder", info.DropletID).
 				Msg("a move of this IP is pending; checking again next time")
 		default:
+			if wait := notify.ReconcileWait(moves[ip], time.Now()); wait > 0 && !c.Bool("now") {
+				e.log.Warn().Str("event", "reconcile_damped").Str("ip", ip.String()).Int("holder", info.DropletID).
+					Int("moves", len(moves[ip])).Int64("wait_ms", wait.Milliseconds()).
+					Msg("the IP went back to another droplet after this node moved it: both nodes MASTER (a partition) and both reach the API? not moving it again yet")
+				continue
+			}
 			e.log.Warn().Str("event", "reconcile_move").Str("ip", ip.String()).Int("holder", info.DropletID).
 				Msg("this node is MASTER but the IP is elsewhere (split brain healed?): moving it back")
+			if err := dir.NoteReconcileMove(ip, base[ip], time.Now()); err != nil {
+				e.log.Warn().Err(err).Msg("could not record the move")
+			}
 			move = append(move, ip)
 		}
 	}

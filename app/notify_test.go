@@ -166,6 +166,33 @@ func TestReconcile(t *testing.T) {
 			t.Error("the move back is not logged")
 		}
 	})
+	t.Run("a lasting partition: moves back twice, then waits; --now does not", func(t *testing.T) {
+		h := newHarness(t)
+		h.env["DO_FIP_IPS"] = ipv4
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "MASTER", "200"), 0)
+		for i := range 2 {
+			h.sim.Assign(ipv4, 1002) // the other MASTER took it again
+			h.wantCode(h.run("reconcile"), 0)
+			h.wantHolder(ipv4, 1001)
+			h.wantPosts(i + 2)
+		}
+		h.sim.Assign(ipv4, 1002)
+		h.wantCode(h.run("reconcile"), 0)
+		h.wantHolder(ipv4, 1002)
+		h.wantPosts(3)
+		if !strings.Contains(h.logFile(), `"event":"reconcile_damped"`) {
+			t.Error("the damped move is not logged")
+		}
+		h.wantCode(h.run("reconcile", "--now"), 0)
+		h.wantHolder(ipv4, 1001)
+		h.wantPosts(4)
+		// A new MASTER period starts with free moves again.
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+		h.wantCode(h.run("notify", "INSTANCE", "VI_1", "MASTER", "200"), 0)
+		h.sim.Assign(ipv4, 1002)
+		h.wantCode(h.run("reconcile"), 0)
+		h.wantHolder(ipv4, 1001)
+	})
 	t.Run("API failure still exits 0 and is logged", func(t *testing.T) {
 		h := newHarness(t)
 		h.env["DO_FIP_IPS"] = ipv4

@@ -119,7 +119,7 @@ func TestLintKeepalived(t *testing.T) {
 	}{
 		"quoted hooks pass": {conf: `vrrp_instance VI_1 {
     notify "/usr/bin/do-fip notify"
-    notify_master_rx_lower_pri "/usr/bin/do-fip reconcile --ip 203.0.113.10"
+    notify_master_rx_lower_pri "/usr/bin/do-fip reconcile --now --ip 203.0.113.10"
 }`},
 		"quoted hook run as a named user passes": {conf: `vrrp_instance VI_1 {
     notify "/usr/bin/do-fip notify" do_fip

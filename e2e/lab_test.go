@@ -239,7 +239,7 @@ vrrp_instance {{.Name}} {
         chk_do_fip{{.Suffix}}
     }
     notify "{{$.Bin}} notify{{.IPFlag}}"
-    notify_master_rx_lower_pri "{{$.Bin}} reconcile{{.IPFlag}}"
+    notify_master_rx_lower_pri "{{$.Bin}} reconcile --now{{.IPFlag}}"
 }
 {{end}}`))
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // KeepalivedEvent is a state change as keepalived reports it to a notify hook.
@@ -76,4 +77,33 @@ func clip(s string) string {
 		return s[:40] + "..."
 	}
 	return s
+}
+
+// Reconcile damping. While a partition lasts, two nodes can both be MASTER and both reach the API: each
+// node's periodic reconcile then takes the IP back from the other, and every move interrupts traffic. The
+// first moves of a MASTER period are free (a healed split brain is repaired at once); after that each further
+// move waits twice as long, so a lasting partition costs a few moves, not one per check.
+const (
+	reconcileFreeMoves = 2
+	reconcileFirstWait = time.Minute
+	reconcileMaxWait   = 10 * time.Minute
+	reconcileWindow    = 30 * time.Minute
+)
+
+// ReconcileWait returns how long a reconcile must still wait before moving the IP back here, given the times
+// of the moves reconcile already made during this node's current MASTER period. Zero means move now.
+func ReconcileWait(moves []time.Time, now time.Time) time.Duration {
+	var recent []time.Time
+	for _, m := range moves {
+		if now.Sub(m) < reconcileWindow {
+			recent = append(recent, m)
+		}
+	}
+	if len(recent) < reconcileFreeMoves {
+		return 0
+	}
+	wait := reconcileFirstWait << min(len(recent)-reconcileFreeMoves, 8)
+	wait = min(wait, reconcileMaxWait)
+	last := recent[len(recent)-1]
+	return max(last.Add(wait).Sub(now), 0)
 }

@@ -76,6 +76,9 @@ type IPState struct {
 	IP      string       `json:"ip"`
 	Current Transition   `json:"current"`
 	History []Transition `json:"history"` // newest last
+	// ReconcileMoves are the moves reconcile made while Current (then MASTER) held, oldest first.
+	ReconcileMoves []time.Time `json:"reconcile_moves,omitempty"`
+	ReconcileBase  Event       `json:"reconcile_base"`
 }
 
 const historyLen = 20
@@ -123,6 +126,33 @@ func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (bool, Transition, e
 		return d.writeJSON(d.ipStateName(ip), st)
 	})
 	return applied, current, err
+}
+
+// ReconcileMoves returns the moves reconcile made under the transition base (none if base is no longer the
+// one they were made under).
+func (st *IPState) ReconcileMovesUnder(base Event) []time.Time {
+	if st == nil || st.ReconcileBase != base {
+		return nil
+	}
+	return st.ReconcileMoves
+}
+
+// NoteReconcileMove records that reconcile moved ip here at time at, under the MASTER transition base.
+func (d *Dir) NoteReconcileMove(ip netip.Addr, base Event, at time.Time) error {
+	return d.withMutex(ip, func() error {
+		st, err := d.IPState(ip)
+		if err != nil || st == nil {
+			st = &IPState{IP: ip.String()}
+		}
+		if st.ReconcileBase != base {
+			st.ReconcileBase, st.ReconcileMoves = base, nil
+		}
+		st.ReconcileMoves = append(st.ReconcileMoves, at.UTC())
+		if len(st.ReconcileMoves) > historyLen {
+			st.ReconcileMoves = st.ReconcileMoves[len(st.ReconcileMoves)-historyLen:]
+		}
+		return d.writeJSON(d.ipStateName(ip), st)
+	})
 }
 
 // IPState returns what is recorded for ip, or (nil, nil) when nothing is.
