@@ -1,6 +1,6 @@
 module github.com/do-fip/do-fip
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/digitalocean/godo v1.237.0
