@@ -24,40 +24,45 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// serveAPI answers /v2/... after faults: rate limit, authentication, then the endpoint.
+// serveAPI answers /v2/... after faults: rate limit, authentication, then the endpoint. The answer is built
+// under the lock and written after it, so a slow client does not hold up others.
 func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, reqID string) served {
-	w.Header().Set("X-Request-Id", reqID)
 	token := bearer(r)
 	key := "token:" + token
 	if token == "" {
-		// DigitalOcean limits unauthenticated callers by address.
+		// Without a token there is no account to charge; count by address instead.
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		key = "addr:" + host
 	}
+	rec := &recorder{header: http.Header{}}
+	rec.header.Set("X-Request-Id", reqID)
 
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.settle()
 	rate := s.takeRate(key)
-	s.setRateHeaders(w.Header(), rate)
+	s.setRateHeaders(rec.header, rate)
 	sc := s.tokens[token]
 	out := served{tokenValid: token != "" && sc != scopeNone}
-	if !rate.allowed {
+	switch {
+	case !rate.allowed:
 		if rate.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(rate.retryAfter))
+			rec.header.Set("Retry-After", strconv.Itoa(rate.retryAfter))
 		}
-		s.fail(w, http.StatusTooManyRequests, "", reqID)
-		return out
+		s.fail(rec, http.StatusTooManyRequests, "", reqID)
+	case !out.tokenValid:
+		s.fail(rec, http.StatusUnauthorized, "", reqID)
+	case r.Method != http.MethodGet && sc != scopeFull:
+		s.fail(rec, http.StatusForbidden, "", reqID)
+	default:
+		s.route(rec, r, body, reqID)
 	}
-	if !out.tokenValid {
-		s.fail(w, http.StatusUnauthorized, "", reqID)
-		return out
+	s.mu.Unlock()
+
+	for k, v := range rec.header {
+		w.Header()[k] = v
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && sc != scopeFull {
-		s.fail(w, http.StatusForbidden, "", reqID)
-		return out
-	}
-	s.route(w, r, body, reqID)
+	w.WriteHeader(rec.code())
+	_, _ = w.Write(rec.body.Bytes())
 	return out
 }
 
@@ -81,9 +86,9 @@ func (s *Sim) route(w http.ResponseWriter, r *http.Request, body []byte, reqID s
 	case len(seg) == 1 && seg[0] == "account" && get:
 		s.getAccount(w)
 	case len(seg) == 1 && seg[0] == "actions" && get:
-		s.listActions(w, "", "")
+		s.listActions(w, "")
 	case len(seg) == 2 && seg[0] == "actions" && get:
-		s.getAction(w, seg[1], "", "", reqID)
+		s.getAction(w, seg[1], "", reqID)
 	case len(seg) == 1 && seg[0] == "droplets" && get:
 		s.listDroplets(w)
 	case len(seg) == 2 && seg[0] == "droplets" && get:
@@ -122,9 +127,9 @@ func (s *Sim) routeIP(w http.ResponseWriter, r *http.Request, seg []string, body
 		s.postIPAction(w, kind, ip, body, reqID)
 	// DigitalOcean has no per-IP action listing or lookup for IPv6: those are polled at /v2/actions/{id}.
 	case len(seg) == 3 && seg[2] == "actions" && get && kind != kindV6:
-		s.listActions(w, ip.IP, "")
+		s.listActions(w, ip.IP)
 	case len(seg) == 4 && seg[2] == "actions" && get && kind != kindV6:
-		s.getAction(w, seg[3], ip.IP, kind, reqID)
+		s.getAction(w, seg[3], ip.IP, reqID)
 	default:
 		s.notFound(w, reqID)
 	}
@@ -199,7 +204,7 @@ func (s *Sim) getDroplet(w http.ResponseWriter, idText, reqID string) {
 	writeJSON(w, http.StatusOK, map[string]any{"droplet": s.dropletObject(d)})
 }
 
-func (s *Sim) listActions(w http.ResponseWriter, ip, _ string) {
+func (s *Sim) listActions(w http.ResponseWriter, ip string) {
 	items := []actionJSON{}
 	// Newest first, as DigitalOcean lists actions.
 	for i := len(s.actOrder) - 1; i >= 0; i-- {
@@ -215,7 +220,7 @@ func (s *Sim) listActions(w http.ResponseWriter, ip, _ string) {
 	writeJSON(w, http.StatusOK, map[string]any{"actions": items, "links": linksJSON{}, "meta": metaJSON{Total: len(items)}})
 }
 
-func (s *Sim) getAction(w http.ResponseWriter, idText, ip, kind, reqID string) {
+func (s *Sim) getAction(w http.ResponseWriter, idText, ip, reqID string) {
 	id, err := strconv.Atoi(idText)
 	a := s.actions[id]
 	if err != nil || a == nil || (ip != "" && a.ip != ip) || s.clock().Before(a.hiddenUntil) {

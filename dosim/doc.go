@@ -29,9 +29,24 @@
 //     process.
 //
 // What it does not model: creating or deleting reserved IPs, droplets and projects; pagination (one page holds
-// everything); token scopes finer than read-only versus full; HTTP/2 stream errors; the hourly window being
-// shared between endpoints in ways DigitalOcean does not document; user-data and vendor-data. Where
-// DigitalOcean's exact wording of a 422 message is not published, the simulator uses its own wording; the
-// error id is DigitalOcean's. An assign to a droplet that does not exist answers 422, because the droplet is a
-// field of the body, not the resource the URL names.
+// everything); token scopes finer than read-only versus full; HTTP/2 stream errors; user-data and vendor-data;
+// other droplet actions (only reserved-IP actions give a droplet a pending event). Where DigitalOcean's exact
+// wording of a 422 message is not published, the simulator uses its own wording under DigitalOcean's error id
+// "unprocessable_entity". An assign to a droplet that does not exist answers 422, not 404, because the droplet
+// is a field of the body rather than the resource the URL names. droplet_id is accepted as a number or a
+// numeric string, as DigitalOcean accepts the string the classic assign-ip script sends.
+//
+// Control API (no token, not rate limited, not logged; JSON bodies mirror Fault and ActionFault with
+// snake_case names and durations as strings such as "1.5s"):
+//
+//	POST   /_sim/faults          add a Fault                     {"method":"POST","path":"/v2/reserved_ips/","status":503,"times":1}
+//	POST   /_sim/action-faults   add an ActionFault              {"outcome":"errored","not_found_for":"2s","times":1}
+//	DELETE /_sim/faults          clear faults and action faults
+//	PUT    /_sim/latency         set the action latency          {"action_latency":"2s"}
+//	GET    /_sim/state           {"ips":[{"ip","droplet_id","locked"}],"requests":N,"metadata_requests":M}
+//	GET    /_sim/requests        the request log
+//	DELETE /_sim/requests        empty the request log
+//	POST   /_sim/assign          set a holder without an action  {"ip":"203.0.113.10","droplet_id":1001}
+//
+// The request log (Requests, GET /_sim/requests) keeps the newest 100000 entries and never holds a token.
 package dosim

@@ -52,7 +52,18 @@ func (s *Sim) serveFaulted(w http.ResponseWriter, r *http.Request, metadata bool
 	if len(body) > 0 {
 		entry.Body = string(body)
 	}
-	defer func() { s.logRequest(entry) }()
+	logged := false
+	defer func() {
+		if !logged {
+			s.logRequest(entry)
+		}
+	}()
+	// Connection faults log before closing, so the entry exists by the time the client sees the close.
+	logThenAbort := func() {
+		logged = true
+		s.logRequest(entry)
+		abort(w)
+	}
 
 	f := s.takeFault(metadata, r.Method, r.URL.Path)
 	if f == nil {
@@ -72,17 +83,13 @@ func (s *Sim) serveFaulted(w http.ResponseWriter, r *http.Request, metadata bool
 	switch {
 	case f.Reset:
 		entry.Fault = "reset"
-		if !abort(w) {
-			entry.Status = http.StatusInternalServerError
-		}
+		logThenAbort()
 	case f.LoseResponse:
 		entry.Fault = "lose-response"
 		rec := &recorder{header: http.Header{}}
 		entry.TokenValid = inner(rec, r, body, reqID).tokenValid
 		entry.Status = rec.code()
-		if !abort(w) {
-			entry.Status = http.StatusInternalServerError
-		}
+		logThenAbort()
 	case f.HTML:
 		entry.Fault = "html"
 		entry.Status = f.Status
@@ -117,15 +124,14 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 }
 
 // abort closes the client's connection without an answer. It needs an HTTP/1 connection that can be hijacked;
-// on other transports it answers 500 instead and reports false.
-func abort(w http.ResponseWriter) bool {
+// on other transports it answers 500 instead.
+func abort(w http.ResponseWriter) {
 	conn, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "server_error", "connection reset is not supported on this transport", "")
-		return false
+		return
 	}
 	_ = conn.Close()
-	return true
 }
 
 // errorIDs and messages are DigitalOcean's error bodies by status.

@@ -93,7 +93,10 @@ func (f *fixture) try(method, path, token, body string) (reply, error) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	// A fresh connection per request: the transport silently retries a GET that failed on a reused
+	// connection, which would hide the connection faults under test.
 	client := &http.Client{
+		Transport:     &http.Transport{DisableKeepAlives: true},
 		Timeout:       5 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -263,7 +263,7 @@ func (s *Sim) serveMetadata(w http.ResponseWriter, r *http.Request, _ []byte, _ 
 	}
 	s.mu.Unlock()
 
-	if d == nil || r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if d == nil || (r.Method != http.MethodGet && r.Method != http.MethodHead) {
 		mdNotFound(w)
 		return served{}
 	}

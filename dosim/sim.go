@@ -203,9 +203,15 @@ func (s *Sim) ResetRequests() {
 	s.requests = nil
 }
 
+// maxLogged bounds the request log of a long-running simulator; the oldest entries go first.
+const maxLogged = 100000
+
 func (s *Sim) logRequest(r Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(s.requests) >= maxLogged {
+		s.requests = append(s.requests[:0:0], s.requests[len(s.requests)-maxLogged+1:]...)
+	}
 	s.requests = append(s.requests, r)
 }
 
