@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -206,5 +205,3 @@ func (e *env) stateDir() (*state.Dir, error) {
 func (e *env) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeoutCause(ctx, e.cfg.Timeout, fmt.Errorf("deadline of %s passed", e.cfg.Timeout))
 }
-
-func since(t time.Time) int64 { return time.Since(t).Milliseconds() }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/do-fip/do-fip/config"
 	"github.com/do-fip/do-fip/doapi"
+	"github.com/do-fip/do-fip/logging"
 	"github.com/do-fip/do-fip/metadata"
 	"github.com/do-fip/do-fip/notify"
 	"github.com/do-fip/do-fip/state"
@@ -27,7 +28,7 @@ func assignCommand() *cli.Command {
 			"droplet, in parallel, and exits 0 once the API shows the droplet holding every IP. An IP that is\n" +
 			"already here costs one API read and no move. The tutorial form 'assign IP DROPLET_ID' works too.\n" +
 			"For keepalived: notify_master \"/usr/bin/do-fip assign\"",
-		Flags: append(commonFlags(), dropletIDFlag, ipFlag()),
+		Flags: append(commonFlags(), dropletIDFlag(), ipFlag()),
 		Action: func(c *cli.Context) error {
 			return runAssign(c, "assign")
 		},
@@ -189,7 +190,7 @@ func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, t
 	if firstErr != nil {
 		return e.fail(c.App.ErrWriter, firstErr)
 	}
-	e.log.Info().Str("event", "done").Int64("elapsed_ms", since(start)).Int64("api_requests", m.api.Requests()).Msg("every IP is on this droplet")
+	e.log.Info().Str("event", "done").Int64("elapsed_ms", logging.Since(start)).Int64("api_requests", m.api.Requests()).Msg("every IP is on this droplet")
 	return nil
 }
 
@@ -278,7 +279,7 @@ func joinIPs(ips []netip.Addr) string {
 
 func record(trigger string, droplet int, start time.Time, results []notify.Result, requests int64) state.AssignRecord {
 	rec := state.AssignRecord{Time: start.UTC(), Trigger: trigger, DropletID: droplet, Result: "ok",
-		DurationMS: since(start), Requests: requests}
+		DurationMS: logging.Since(start), Requests: requests}
 	for _, r := range results {
 		ir := state.IPResult{IP: r.IP.String(), Result: string(r.Outcome), ActionID: r.ActionID, DurationMS: r.Duration.Milliseconds()}
 		if r.Err != nil {

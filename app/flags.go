@@ -28,7 +28,9 @@ func stringFlag(s config.Setting) *cli.StringFlag {
 	return &cli.StringFlag{Name: s.Flag, EnvVars: []string{s.Env}, Usage: usage, DefaultText: s.Default}
 }
 
-var dropletIDFlag = stringFlag(config.DropletID)
+// dropletIDFlag is built per command: urfave/cli records on a flag value whether it was set, so commands must
+// not share one.
+func dropletIDFlag() cli.Flag { return stringFlag(config.DropletID) }
 
 // explicit collects the settings given by flag or environment.
 func explicit(c *cli.Context) config.Explicit {

@@ -24,7 +24,7 @@ func notifyCommand() *cli.Command {
 			"this node still has in flight for the same IPs stops before it can take the IP from the new MASTER.\n" +
 			"It never unassigns. Runs are ordered by when keepalived started them, so a late hook of an older\n" +
 			"transition never overrides a newer one. Several VRRP instances: give each its IPs with --ip.",
-		Flags:  append(commonFlags(), dropletIDFlag, ipFlag()),
+		Flags:  append(commonFlags(), dropletIDFlag(), ipFlag()),
 		Action: runNotify,
 	}
 }
@@ -96,7 +96,7 @@ func reconcileCommand() *cli.Command {
 			"from the other at every check. The first two moves of a MASTER period are immediate, then each\n" +
 			"further move waits twice as long (1 min up to 10 min). --now skips the wait: use it for\n" +
 			"notify_master_rx_lower_pri, where keepalived has just settled who is MASTER.",
-		Flags: append(commonFlags(), dropletIDFlag, ipFlag(),
+		Flags: append(commonFlags(), dropletIDFlag(), ipFlag(),
 			&cli.BoolFlag{Name: "now", Usage: "skip the split-brain damping: keepalived has just confirmed this node is MASTER (notify_master_rx_lower_pri)"}),
 		Action: runReconcile,
 	}

@@ -22,7 +22,7 @@ func statusCommand() *cli.Command {
 		Description: "Asks the metadata service about this droplet and the API about each reserved IP\n" +
 			"(configured ones, else the ones the metadata service shows here), and reads the record of the\n" +
 			"last assign from the state dir. Read-only: it never moves anything.",
-		Flags: append(commonFlags(), dropletIDFlag,
+		Flags: append(commonFlags(), dropletIDFlag(),
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}),
 		Action: runStatus,
 	}

@@ -115,7 +115,6 @@ type Assigner struct {
 	Log    zerolog.Logger
 	Timing Timing
 
-	settled settled
 	// turn lets one move at a time be pending for the droplet: DigitalOcean refuses a second one with 422
 	// "Droplet already has a pending event", so IPs of both families take turns instead of colliding.
 	turnOnce sync.Once
@@ -257,7 +256,9 @@ func (r *run) loop(ctx context.Context) Result {
 		case errors.Is(err, doapi.ErrPendingEvent):
 			r.last = err
 			r.log.Info().Err(err).Str("event", "pending_event").Msg("the IP or droplet has a pending event; waiting")
-			if err := r.waitSettled(ctx); err != nil {
+			// Moves of this run take turns, so the event is someone else's (another node's move, another
+			// droplet action): wait and read again.
+			if err := r.backoff(ctx); err != nil {
 				return Result{Err: err}
 			}
 		case errors.Is(err, doapi.ErrUnprocessable):
@@ -334,26 +335,6 @@ func (r *run) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// waitSettled waits after a pending-event conflict: until another move of this run settles (the usual case,
-// an IPv4 and an IPv6 moving to one droplet at once) or a backoff passes, whichever comes first.
-func (r *run) waitSettled(ctx context.Context) error {
-	ch := r.a.settled.wait()
-	r.retry++
-	d := r.t.RetryMin << min(r.retry-1, 10)
-	if d > r.t.RetryMax || d <= 0 {
-		d = r.t.RetryMax
-	}
-	t := time.NewTimer(d/2 + rand.N(d/2+1))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return r.timeout(ctx, nil)
-	case <-t.C:
-	case <-ch:
-	}
-	return nil
-}
-
 // waitUnlocked polls the IP until no action is pending on it.
 func (r *run) waitUnlocked(ctx context.Context) error {
 	for i := 0; ; i++ {
@@ -385,7 +366,6 @@ func pollWait(s []time.Duration, i int) time.Duration {
 // follow waits for the action to finish. It returns "completed" or "errored"; "completed" also stands for
 // "the metadata service or the IP's holder says the IP is here", which the caller verifies by reading the IP.
 func (r *run) follow(ctx context.Context, act *doapi.Action) (string, error) {
-	defer r.a.settled.broadcast()
 	log := r.log.With().Int("action_id", act.ID).Logger()
 	log.Info().Str("event", "action_started").Str("status", act.Status).Int64("elapsed_ms", r.elapsed()).Msg("the API accepted the move")
 	if act.Status == "completed" || act.Status == "errored" {
@@ -457,28 +437,4 @@ func (r *run) heldPerMetadata(ctx context.Context) bool {
 	}
 	got, perr := netip.ParseAddr(held.IP)
 	return held.Active && perr == nil && got == r.ip
-}
-
-// settled lets runs for other IPs of the same droplet wake when an action of this assigner finishes.
-type settled struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func (s *settled) wait() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch == nil {
-		s.ch = make(chan struct{})
-	}
-	return s.ch
-}
-
-func (s *settled) broadcast() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ch != nil {
-		close(s.ch)
-		s.ch = nil
-	}
 }

@@ -82,13 +82,21 @@ func (l *Lock) Unlock() {
 	l.f = nil
 }
 
+// openLock opens (creating it if needed) the file whose flock is ip's lock.
+func (d *Dir) openLock(ip netip.Addr) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(d.path, "lock-"+ipName(ip)), os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w: %v", ip, ErrUnusable, unwrapPathErr(err))
+	}
+	return f, nil
+}
+
 // LockIP takes the exclusive lock for ip, waiting until it is free or ctx ends. flock(2) locks belong to the open
 // file, so they are released when the holder exits for any reason.
 func (d *Dir) LockIP(ctx context.Context, ip netip.Addr) (*Lock, error) {
-	p := filepath.Join(d.path, "lock-"+ipName(ip))
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := d.openLock(ip)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w: %v", ip, ErrUnusable, unwrapPathErr(err))
+		return nil, err
 	}
 	wait := 2 * time.Millisecond
 	for {
@@ -114,10 +122,9 @@ func (d *Dir) LockIP(ctx context.Context, ip netip.Addr) (*Lock, error) {
 
 // TryLockIP takes ip's lock only if it is free at once; ok is false when another run holds it.
 func (d *Dir) TryLockIP(ip netip.Addr) (l *Lock, ok bool, err error) {
-	p := filepath.Join(d.path, "lock-"+ipName(ip))
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := d.openLock(ip)
 	if err != nil {
-		return nil, false, fmt.Errorf("lock %s: %w: %v", ip, ErrUnusable, unwrapPathErr(err))
+		return nil, false, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
