@@ -42,7 +42,7 @@
 // Control API (no token, not rate limited, not logged; JSON bodies mirror Fault and ActionFault with
 // snake_case names and durations as strings such as "1.5s"):
 //
-//	POST   /_sim/faults          add a Fault                     {"method":"POST","path":"/v2/reserved_ips/","status":503,"times":1}
+//	POST   /_sim/faults          add a Fault                     {"method":"POST","path":"/v2/reserved_ips/","status":503,"times":1,"skip":0}
 //	POST   /_sim/action-faults   add an ActionFault              {"outcome":"errored","not_found_for":"2s","times":1}
 //	DELETE /_sim/faults          clear faults and action faults
 //	PUT    /_sim/latency         set the action latency          {"action_latency":"2s"}
