@@ -50,7 +50,11 @@ var (
 	// spread, a 10–15 s move and a second window's worth of margin; the fleet benchmark (make bench) measures it.
 	Timeout = Setting{Flag: "timeout", Env: "DO_FIP_TIMEOUT", Key: KeyTimeout, Default: "120s",
 		Usage: "deadline for the whole run (e.g. 120s, 3m)"}
-	CheckAfter = Setting{Flag: "check-after", Env: "DO_FIP_CHECK_AFTER", Key: KeyCheckAfter, Default: "20s",
+	// ReconcileTimeout is reconcile's deadline unless one is set: it runs as a periodic vrrp_script, and
+	// keepalived counts a script that outlives the script's timeout (25 s in the shipped examples) as failed,
+	// which puts a tracked instance in FAULT. A repair that does not fit is tried again at the next interval.
+	ReconcileTimeout = 20 * time.Second
+	CheckAfter       = Setting{Flag: "check-after", Env: "DO_FIP_CHECK_AFTER", Key: KeyCheckAfter, Default: "20s",
 		Usage: "after the API accepted a move, how long to wait for the metadata service to show it before reading the action (an errored move never shows there)"}
 	DropletID = Setting{Flag: "droplet-id", Env: "DO_FIP_DROPLET_ID", Key: KeyDropletID,
 		Usage: "this droplet's ID (default: ask the metadata service)"}
@@ -84,9 +88,11 @@ type Config struct {
 	LogLevel    string
 	Syslog      string
 	Timeout     time.Duration
-	CheckAfter  time.Duration
-	DropletID   int
-	InsecureAPI bool
+	// TimeoutIsDefault: no flag, environment or config file set the timeout (reconcile uses a shorter one then).
+	TimeoutIsDefault bool
+	CheckAfter       time.Duration
+	DropletID        int
+	InsecureAPI      bool
 
 	file          *File
 	explicitToken string // token file named by flag or env
@@ -151,6 +157,8 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 		*dst = d
 	}
 	duration(Timeout, &c.Timeout)
+	_, timeoutSrc := get(Timeout)
+	c.TimeoutIsDefault = timeoutSrc == "default"
 	duration(CheckAfter, &c.CheckAfter)
 	if v, src := get(DropletID); v != "" {
 		id, err := ParseDropletID(v)

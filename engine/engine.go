@@ -79,7 +79,9 @@ type Timing struct {
 	// ActionPolls are the waits between action reads when the metadata service cannot watch the move (it is
 	// down, or describes another droplet). The last value repeats.
 	ActionPolls []time.Duration
-	// MetadataDown is how long the metadata service may fail during a follow before the action is read instead.
+	// MetadataDown is how long the metadata service may fail during a follow before the action is read instead:
+	// long enough that a busy moment is not taken for an outage (a whole fleet reading the action at once would
+	// meet the rate limit).
 	MetadataDown time.Duration
 	// RetryMin and RetryMax bound the jittered exponential wait before posting again after a pending event, an
 	// unknown outcome or an errored action.
@@ -95,8 +97,8 @@ func defaultTiming() Timing {
 		MetadataPoll: 50 * time.Millisecond,
 		CheckAfter:   20 * time.Second,
 		CheckEvery:   10 * time.Second,
-		ActionPolls:  []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second},
-		MetadataDown: time.Second,
+		ActionPolls:  []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 5 * time.Second},
+		MetadataDown: 3 * time.Second,
 		RetryMin:     500 * time.Millisecond,
 		RetryMax:     4 * time.Second,
 		ReadTimeout:  5 * time.Second,
@@ -452,7 +454,9 @@ func (r *run) metadataTicker() (<-chan time.Time, func()) {
 // watch asks the watched droplet's metadata service about the IP; it notes when the IP shows elsewhere. err
 // says why the answer is Unknown.
 func (r *run) watch(ctx context.Context) (Seen, error) {
-	mctx, cancel := context.WithTimeout(ctx, max(r.t.MetadataPoll*4, 200*time.Millisecond))
+	// A slow answer only delays the next poll; a busy droplet's metadata reads can take a while, and taking
+	// them for an outage would send the move's follow-up to the rate-limited API.
+	mctx, cancel := context.WithTimeout(ctx, max(r.t.MetadataPoll*4, time.Second))
 	defer cancel()
 	md, err := r.e.Watch.Get(mctx)
 	if err != nil {
@@ -532,12 +536,17 @@ func (r *run) follow(ctx context.Context) Decision {
 				}
 				return d
 			}
+			next := r.t.CheckEvery
 			if unwatched {
-				check.Reset(pollWait(r.t.ActionPolls, polls))
+				next = pollWait(r.t.ActionPolls, polls)
 				polls++
-			} else {
-				check.Reset(r.t.CheckEvery)
 			}
+			// The token's window is full: another read before it frees would only be refused too.
+			var ae *doapi.APIError
+			if errors.As(err, &ae) && ae.Kind == doapi.KindRateLimited {
+				next = max(next, ae.RetryIn)
+			}
+			check.Reset(next)
 		}
 	}
 }
