@@ -222,7 +222,8 @@ func (e *Engine) assign(ctx context.Context, ip netip.Addr, view *metadata.Metad
 	case err != nil:
 		res.Outcome = Failed
 		res.Err = fmt.Errorf("assign %s to droplet %d: %w", ip, e.DropletID, err)
-	case r.posts == 0:
+	case !r.maybeMoved:
+		// No POST was accepted or lost: the IP was here already (a 422 "already assigned" says so too).
 		res.Outcome = AlreadyHeld
 	default:
 		res.Outcome = Moved
@@ -243,6 +244,8 @@ type run struct {
 	// action is the last move the API accepted; accepted says it may still land (not errored).
 	action   int
 	accepted bool
+	// maybeMoved: a POST was accepted, or its answer was lost; the run may have moved the IP.
+	maybeMoved bool
 	// sawElsewhere: the metadata service has shown the IP elsewhere since this run began. Only then does it
 	// showing the IP here mean a move landed: before, it may be a stale view of a move away.
 	sawElsewhere bool
@@ -320,7 +323,7 @@ func (r *run) loop(ctx context.Context) error {
 }
 
 func (r *run) done() {
-	if r.posts == 0 {
+	if !r.maybeMoved {
 		r.log.Info().Str("event", "already_held").Int64("elapsed_ms", r.elapsed()).Msg("the IP is already on this droplet; nothing to do")
 		return
 	}
@@ -356,7 +359,7 @@ func (r *run) post(ctx context.Context) (Decision, error) {
 	}
 	switch d.Step {
 	case Follow:
-		r.action, r.accepted = act.ID, true
+		r.action, r.accepted, r.maybeMoved = act.ID, true, true
 		r.log.Info().Str("event", "action_started").Int("action_id", act.ID).Str("status", act.Status).
 			Int64("elapsed_ms", r.elapsed()).Msg("the API accepted the move")
 		switch act.Status {
@@ -378,6 +381,7 @@ func (r *run) post(ctx context.Context) (Decision, error) {
 			r.last = err
 			r.log.Info().Err(err).Str("event", "pending_event").Msg("the IP or the droplet has a pending event; waiting")
 		} else {
+			r.maybeMoved = true
 			r.warn(err, "assign_unknown", "no clear answer to the move; waiting, then posting again")
 		}
 	}

@@ -78,7 +78,7 @@ const (
 var ip4 = netip.MustParseAddr("203.0.113.10")
 
 // Metadata elsewhere, then the POST meets "already assigned" (the move landed between the metadata read and
-// the POST): one read says the IP is here, and that is success.
+// the POST): one read says the IP is here, and that is success; this run moved nothing.
 func TestAssignAlreadyAssignedRaceIsSuccess(t *testing.T) {
 	s := &scripted{t: t, steps: []step{
 		{"POST", ipPath + "/actions", 422, `{"id":"unprocessable_entity","message":"The reserved IP is already assigned to this Droplet.","request_id":"r1"}`},
@@ -86,7 +86,7 @@ func TestAssignAlreadyAssignedRaceIsSuccess(t *testing.T) {
 	}}
 	e := &Engine{API: newClient(t, s), DropletID: 1001, Timing: fast, Initial: &metadata.Metadata{DropletID: 1001}}
 	r := e.Assign(context.Background(), ip4)
-	if r.Err != nil || r.Outcome != Moved {
+	if r.Err != nil || r.Outcome != AlreadyHeld {
 		t.Fatalf("result %+v; requests %v", r, s.seen)
 	}
 }
