@@ -101,8 +101,8 @@ type Config struct {
 // ErrInvalid marks a setting with a bad value.
 var ErrInvalid = errors.New("invalid setting")
 
-// Explicit holds the values given by flag or environment (urfave/cli resolves flag over env); anything not in it
-// falls back to the config file, then to the default.
+// Explicit holds the values given as flags on the command line; anything not in it comes from the environment,
+// then the config file, then the default.
 type Explicit map[string]string
 
 // Load resolves the configuration. configExplicit tells whether the config path was named by the user (then a
@@ -110,6 +110,9 @@ type Explicit map[string]string
 func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	path, named := ex[ConfigFile.Flag]
+	if v := getenv(ConfigFile.Env); !named && v != "" {
+		path, named = v, true
+	}
 	if !named {
 		path = ConfigFile.Default
 	}
@@ -121,9 +124,9 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c.file = f
 	get := func(s Setting) (string, string) {
 		if v, ok := ex[s.Flag]; ok && s.Flag != "" {
-			return v, "--" + s.Flag + " / " + s.Env
+			return v, "--" + s.Flag
 		}
-		if s.Flag == "" && s.Env != "" {
+		if s.Env != "" {
 			if v := getenv(s.Env); v != "" {
 				return v, s.Env
 			}
@@ -141,6 +144,8 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c.Syslog, _ = get(Syslog)
 	c.InsecureAPI = getenv(EnvInsecureAPI) == "1"
 	if v, ok := ex[TokenFile.Flag]; ok {
+		c.explicitToken = v
+	} else if v := getenv(TokenFile.Env); v != "" {
 		c.explicitToken = v
 	}
 
