@@ -96,7 +96,7 @@ func exitCode(err error) int {
 	case errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrSyntax), errors.Is(err, config.ErrNoToken),
-		errors.Is(err, config.ErrInsecureFile), errors.Is(err, state.ErrUnusable), errors.Is(err, doapi.ErrInsecureURL):
+		errors.Is(err, config.ErrInsecureFile), errors.Is(err, state.ErrUnusable), errors.Is(err, config.ErrInsecureURL):
 		return ExitConfig
 	}
 	return ExitAPI

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -34,9 +33,9 @@ var (
 		Usage: "config file (key = value lines)"}
 	TokenFile = Setting{Flag: "token-file", Env: "DO_FIP_TOKEN_FILE", Key: KeyTokenFile,
 		Usage: "file holding the API token (mode 0600 or 0640); else DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, DO_TOKEN"}
-	APIURL = Setting{Flag: "api-url", Env: "DO_FIP_API_URL", Key: KeyAPIURL, Default: "https://api.digitalocean.com",
+	APIURL = Setting{Flag: "api-url", Env: "DO_FIP_API_URL", Key: KeyAPIURL, Default: DefaultAPIURL,
 		Usage: "DigitalOcean API base URL"}
-	MetadataURL = Setting{Flag: "metadata-url", Env: "DO_FIP_METADATA_URL", Key: KeyMetadataURL, Default: "http://169.254.169.254",
+	MetadataURL = Setting{Flag: "metadata-url", Env: "DO_FIP_METADATA_URL", Key: KeyMetadataURL, Default: DefaultMetadataURL,
 		Usage: "metadata service base URL"}
 	StateDir = Setting{Flag: "state-dir", Env: "DO_FIP_STATE_DIR", Key: KeyStateDir, Default: "/var/lib/do-fip",
 		Usage: "directory for locks and the record of the last runs"}
@@ -189,11 +188,13 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("%w: syslog %q from %s: want auto, on or off", ErrInvalid, sv, src))
 	}
-	if v, src := get(APIURL); checkURL(v, c.InsecureAPI, true) != nil {
-		errs = append(errs, fmt.Errorf("%w: api url from %s: %v", ErrInvalid, src, checkURL(v, c.InsecureAPI, true)))
+	apiURL, apiSrc := get(APIURL)
+	if _, err := APIBaseURL(apiURL, c.InsecureAPI); err != nil {
+		errs = append(errs, fmt.Errorf("%w: api url from %s: %w", ErrInvalid, apiSrc, err))
 	}
-	if v, src := get(MetadataURL); checkURL(v, true, false) != nil {
-		errs = append(errs, fmt.Errorf("%w: metadata url from %s: %v", ErrInvalid, src, checkURL(v, true, false)))
+	mdURL, mdSrc := get(MetadataURL)
+	if _, err := checkURL(mdURL, true); err != nil {
+		errs = append(errs, fmt.Errorf("%w: metadata url from %s: %w", ErrInvalid, mdSrc, err))
 	}
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -228,29 +229,6 @@ func readConfigFile(path string, named bool) (*File, error) {
 		}
 	}
 	return f, nil
-}
-
-// ErrInsecureURL means the API URL would send the token in clear text.
-var ErrInsecureURL = errors.New("refusing an http:// API URL: the token would cross the network in clear text (set DO_FIP_INSECURE_API=1 only for a simulator)")
-
-func checkURL(raw string, allowHTTP, isAPI bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !allowHTTP {
-			return ErrInsecureURL
-		}
-	default:
-		return fmt.Errorf("%q: scheme must be https or http", raw)
-	}
-	if isAPI && u.User != nil {
-		return fmt.Errorf("the URL must not carry credentials")
-	}
-	return nil
 }
 
 // Token finds the API token: a token file named by --token-file or DO_FIP_TOKEN_FILE, then the environment

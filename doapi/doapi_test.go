@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/do-fip/do-fip/config"
 )
 
 var (
@@ -631,11 +633,11 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "default URL", o: Options{Token: testToken}},
 		{name: "https", o: Options{Token: testToken, BaseURL: "https://api.example.test/"}},
-		{name: "http refused", o: Options{Token: testToken, BaseURL: "http://127.0.0.1:8080"}, wantErr: ErrInsecureURL},
+		{name: "http refused", o: Options{Token: testToken, BaseURL: "http://127.0.0.1:8080"}, wantErr: config.ErrInsecureURL},
 		{name: "http allowed", o: Options{Token: testToken, BaseURL: "http://127.0.0.1:8080", AllowInsecure: true}},
 		{name: "no token", o: Options{}, errText: "no API token"},
 		{name: "other scheme", o: Options{Token: testToken, BaseURL: "ftp://api.example.test"}, errText: "scheme"},
-		{name: "no host", o: Options{Token: testToken, BaseURL: "https://"}, errText: "no host"},
+		{name: "no host", o: Options{Token: testToken, BaseURL: "https://"}, errText: "is not an absolute URL"},
 		{name: "credentials in URL", o: Options{Token: testToken, BaseURL: "https://u:p@api.example.test"}, errText: "credentials"},
 	}
 	for _, tc := range tests {

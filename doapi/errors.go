@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
+
+	"github.com/do-fip/do-fip/config"
 )
 
 // Kind classifies an API refusal so that callers branch on what it means
@@ -27,7 +29,7 @@ const (
 	KindServer                    // 5xx
 )
 
-// Sentinels matched by *APIError through errors.Is, plus ErrInsecureURL from New.
+// Sentinels matched by *APIError through errors.Is.
 var (
 	ErrUnauthorized  = errors.New("unauthorized")
 	ErrForbidden     = errors.New("forbidden")
@@ -36,7 +38,6 @@ var (
 	ErrUnprocessable = errors.New("unprocessable")
 	ErrRateLimited   = errors.New("rate limited")
 	ErrServer        = errors.New("server error")
-	ErrInsecureURL   = errors.New("refusing an http:// API URL: the token would cross the network in clear text")
 	// ErrUnexpected: a well-formed answer that does not fit the question (about another IP). Asking again is
 	// not expected to help.
 	ErrUnexpected = errors.New("unexpected answer")
@@ -224,7 +225,7 @@ func Hint(err error) string {
 	if errors.Is(err, ErrCertificate) {
 		return "the API's certificate is not trusted by this machine: check its CA certificates (the ca-certificates package) and that nothing intercepts HTTPS; do-fip never skips the check"
 	}
-	if errors.Is(err, ErrInsecureURL) {
+	if errors.Is(err, config.ErrInsecureURL) {
 		return "use an https:// API URL; plain http is only for a local simulator (DO_FIP_INSECURE_API=1)"
 	}
 	var ae *APIError

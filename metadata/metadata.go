@@ -19,10 +19,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// DefaultBaseURL is the link-local address every droplet reaches its metadata at.
-const DefaultBaseURL = "http://169.254.169.254"
+	"github.com/do-fip/do-fip/config"
+)
 
 const (
 	// DigitalOcean's own metadata client uses 2 s: the service is on the
@@ -105,11 +104,11 @@ type Client struct {
 	retryWait time.Duration
 }
 
-// NewClient returns a client for DefaultBaseURL with a 2 s per-request timeout,
+// NewClient returns a client for config.DefaultMetadataURL with a 2 s per-request timeout,
 // 3 attempts and waits of 100ms, 200ms, ... between them.
 func NewClient(opts ...Option) *Client {
 	c := &Client{
-		baseURL:   DefaultBaseURL,
+		baseURL:   config.DefaultMetadataURL,
 		attempts:  defaultAttempts,
 		retryWait: defaultRetryWait,
 	}

@@ -333,7 +333,7 @@ func TestCanceledContextSendsNothing(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := NewClient()
-	if c.baseURL != DefaultBaseURL || c.attempts != 3 || c.retryWait != 100*time.Millisecond {
+	if c.baseURL != "http://169.254.169.254" || c.attempts != 3 || c.retryWait != 100*time.Millisecond {
 		t.Errorf("defaults = %q %d %v", c.baseURL, c.attempts, c.retryWait)
 	}
 	if c.http.Timeout != 2*time.Second {
