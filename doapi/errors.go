@@ -17,7 +17,8 @@ import (
 // rather than on status codes.
 type Kind int
 
-// Kinds of API errors; each has a sentinel usable with errors.Is.
+// Kinds of API errors. Those callers branch on have a sentinel usable with errors.Is; KindServer and KindOther
+// only name the answer in error texts (a 5xx is retried below the caller, never branched on).
 const (
 	KindOther         Kind = iota // any other non-2xx answer
 	KindUnauthorized              // 401
@@ -37,7 +38,6 @@ var (
 	ErrPendingEvent  = errors.New("pending event")
 	ErrUnprocessable = errors.New("unprocessable")
 	ErrRateLimited   = errors.New("rate limited")
-	ErrServer        = errors.New("server error")
 	// ErrUnexpected: a well-formed answer that does not fit the question (about another IP). Asking again is
 	// not expected to help.
 	ErrUnexpected = errors.New("unexpected answer")
@@ -67,8 +67,6 @@ func (k Kind) sentinel() error {
 		return ErrUnprocessable
 	case KindRateLimited:
 		return ErrRateLimited
-	case KindServer:
-		return ErrServer
 	}
 	return nil
 }

@@ -101,9 +101,6 @@ func New(o Options) *Logger {
 	return l
 }
 
-// Discard is a logger that writes nowhere, for library defaults and tests.
-func Discard() zerolog.Logger { return zerolog.Nop() }
-
 func syslogAvailable() bool {
 	for _, p := range []string{"/dev/log", "/var/run/syslog", "/var/run/log"} {
 		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {

@@ -140,7 +140,6 @@ type Metadata struct {
 	AnchorIPv4   string // empty on droplets without an anchor IP (old or custom-image droplets)
 	ReservedIPv4 ReservedIP
 	ReservedIPv6 ReservedIP
-	FloatingIPv4 ReservedIP // legacy name of ReservedIPv4, same values
 }
 
 // wire shapes of /metadata/v1.json (only the fields we read).
@@ -160,9 +159,6 @@ type wireMetadata struct {
 			} `json:"anchor_ipv4"`
 		} `json:"public"`
 	} `json:"interfaces"`
-	FloatingIP struct {
-		IPv4 wireIP `json:"ipv4"`
-	} `json:"floating_ip"`
 	ReservedIP struct {
 		IPv4 wireIP `json:"ipv4"`
 		IPv6 wireIP `json:"ipv6"`
@@ -189,7 +185,6 @@ func (c *Client) Get(ctx context.Context) (*Metadata, error) {
 		Region:       w.Region,
 		ReservedIPv4: ReservedIP{Active: w.ReservedIP.IPv4.Active, IP: w.ReservedIP.IPv4.IPAddress},
 		ReservedIPv6: ReservedIP{Active: w.ReservedIP.IPv6.Active, IP: w.ReservedIP.IPv6.IPAddress},
-		FloatingIPv4: ReservedIP{Active: w.FloatingIP.IPv4.Active, IP: w.FloatingIP.IPv4.IPAddress},
 	}
 	for _, p := range w.Interfaces.Public {
 		if p.AnchorIPv4 != nil && p.AnchorIPv4.IPAddress != "" {
