@@ -11,6 +11,7 @@ import (
 	"github.com/digitalocean/godo"
 
 	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/logging"
 )
 
 // Kind classifies an API refusal so that callers branch on what it means
@@ -200,22 +201,7 @@ func wrapErr(op string, err error, redact func(string) string) error {
 }
 
 // cleanMessage makes s one printable line of at most maxMessage characters.
-func cleanMessage(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > maxMessage {
-		s = string(r[:maxMessage])
-	}
-	return s
-}
+func cleanMessage(s string) string { return logging.OneLine(s, maxMessage) }
 
 // Hint returns a one-line suggestion for a person reading err, or "" when
 // there is nothing more useful to say than the error itself.

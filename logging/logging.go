@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -117,3 +118,24 @@ func isTerminal(w io.Writer) bool {
 
 // Since returns the milliseconds elapsed since t, for the elapsed_ms field.
 func Since(t time.Time) int64 { return time.Since(t).Milliseconds() }
+
+// OneLine makes text from outside (an API's error message, a response body, an error) fit one log line: line
+// breaks and tabs become spaces, other control characters go, runs of white space fold into one, and a max
+// above 0 caps the length in characters. A line that keepalived users read in syslog must not be split or
+// forged by what a server sent.
+func OneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); max > 0 && len(r) > max {
+		s = string(r[:max])
+	}
+	return s
+}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/logging"
 )
 
 const (
@@ -312,17 +313,5 @@ func stripURL(err error) error {
 
 // oneLine reduces a body to one printable line of at most maxErrorBody bytes.
 func oneLine(b []byte) string {
-	if len(b) > maxErrorBody {
-		b = b[:maxErrorBody]
-	}
-	s := strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, string(b))
-	return strings.Join(strings.Fields(s), " ")
+	return logging.OneLine(string(b[:min(len(b), maxErrorBody)]), 0)
 }
