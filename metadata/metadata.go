@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/do-fip/do-fip/backoff"
 	"github.com/do-fip/do-fip/config"
 	"github.com/do-fip/do-fip/logging"
 )
@@ -232,9 +233,9 @@ func (c *Client) urlPath(path string) string {
 // fetch GETs path, retrying what may be transient (no answer, timeout, 5xx)
 // up to the configured attempts and never past ctx.
 func (c *Client) fetch(ctx context.Context, path string) ([]byte, error) {
-	wait := c.retryWait
 	var last error
 	for attempt := 1; ; attempt++ {
+		wait := backoff.Policy{Min: c.retryWait, Max: c.retryWait << 10}.Wait(attempt)
 		body, status, err := c.once(ctx, path)
 		if err == nil {
 			return body, nil
@@ -247,14 +248,9 @@ func (c *Client) fetch(ctx context.Context, path string) ([]byte, error) {
 		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
 			return nil, last
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, wait) != nil {
 			return nil, last
-		case <-t.C:
 		}
-		wait *= 2
 	}
 }
 
