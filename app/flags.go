@@ -67,20 +67,14 @@ func ipFlag() *cli.StringSliceFlag {
 
 // withIPFlags adds the --ip values to ips, refusing bad or repeated ones.
 func withIPFlags(c *cli.Context, ips []netip.Addr) ([]netip.Addr, error) {
-	seen := map[netip.Addr]bool{}
-	for _, ip := range ips {
-		seen[ip] = true
-	}
 	for _, v := range c.StringSlice("ip") {
 		ip, err := config.ParseIP(v)
+		if err == nil {
+			ips, err = config.AddIP(ips, ip)
+		}
 		if err != nil {
 			return nil, usageErr("bad --ip: %v", err)
 		}
-		if seen[ip] {
-			return nil, usageErr("bad --ip: %s is given twice", ip)
-		}
-		seen[ip] = true
-		ips = append(ips, ip)
 	}
 	return ips, nil
 }

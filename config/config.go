@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -282,22 +283,27 @@ func ParseIP(s string) (netip.Addr, error) {
 // ParseIPList parses a comma- or space-separated list of reserved IPs, refusing duplicates.
 func ParseIPList(s string) ([]netip.Addr, error) {
 	var out []netip.Addr
-	seen := map[netip.Addr]bool{}
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 		a, err := ParseIP(f)
 		if err != nil {
 			return nil, err
 		}
-		if seen[a] {
-			return nil, fmt.Errorf("%s is listed twice", a)
+		if out, err = AddIP(out, a); err != nil {
+			return nil, err
 		}
-		seen[a] = true
-		out = append(out, a)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no IP given")
 	}
 	return out, nil
+}
+
+// AddIP appends ip to list; an IP already in it is an error that names it.
+func AddIP(list []netip.Addr, ip netip.Addr) ([]netip.Addr, error) {
+	if slices.Contains(list, ip) {
+		return list, fmt.Errorf("%s is given twice", ip)
+	}
+	return append(list, ip), nil
 }
 
 // ParseDropletID parses a droplet ID: a positive decimal integer.
