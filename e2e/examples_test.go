@@ -285,7 +285,8 @@ func TestExamplesKeepalivedConfigTest(t *testing.T) {
 				t.Errorf("keepalived --config-test: %s", ln)
 			}
 		}
-		if code != 0 && !(code == 5 && noVIP) {
+		// With nothing but that warning, 2.2.x exits 5 and 2.1.x 4 (its "config test" code).
+		if code != 0 && !((code == 4 || code == 5) && noVIP) {
 			t.Errorf("keepalived --config-test exited %d:\n%s", code, out)
 		}
 	})
