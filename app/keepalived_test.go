@@ -80,3 +80,21 @@ func TestReconcileSaysNotifyIsNotWired(t *testing.T) {
 		t.Errorf("a reconcile by hand with nothing recorded does not warn:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// keepalived 1.3.4-1.3.5 run every hook as root unless script_user is set: do-fip says so, once per keepalived.
+func TestRunAsRootUnderKeepalivedWarnsOnce(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_IPS"] = ipv4
+	h.wantCode(h.underKeepalived("notify INSTANCE VI_1 BACKUP 100", "reconcile", "reconcile"), 0)
+	want := 0
+	if os.Geteuid() == 0 {
+		want = 1
+	}
+	if got := len(h.logLines("run_as_root")); got != want {
+		t.Errorf("%d run_as_root warnings for one keepalived as uid %d, want %d:\n%s", got, os.Geteuid(), want, h.logFile())
+	}
+	h.wantCode(h.run("reconcile"), 0) // by hand: not keepalived's doing
+	if got := len(h.logLines("run_as_root")); got != want {
+		t.Errorf("a run by hand warned about keepalived's user")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,6 +51,7 @@ func runNotify(c *cli.Context) error {
 	if err != nil {
 		return e.fail(c.App.ErrWriter, err)
 	}
+	warnRunAsRoot(e, dir, ka)
 	self := state.SelfEvent()
 	log := e.log.With().Str("instance", ev.Name).Str("state", ev.State).Int("priority", ev.Priority).Logger()
 
@@ -136,6 +138,7 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr, ka state.Keepalived) er
 	if err != nil {
 		return err
 	}
+	warnRunAsRoot(e, dir, ka)
 	base := map[netip.Addr]state.Event{}
 	moves := map[netip.Addr][]time.Time{}
 	var master []netip.Addr
@@ -301,4 +304,16 @@ func logUntrusted(e *env, dir *state.Dir, ka state.Keepalived, cause untrustedCa
 		ev.Str("event", "reconcile_stale_record").
 			Msg("the keepalived that recorded this state is no longer running; not touching the IP")
 	}
+}
+
+// warnRunAsRoot says once per keepalived run when keepalived runs do-fip as root: keepalived 1.3.4-1.3.5 cannot
+// resolve the default keepalived_script user and fall back to root unless script_user is set. A root run leaves
+// root-owned files in the state dir that later runs as keepalived_script cannot open.
+func warnRunAsRoot(e *env, dir *state.Dir, ka state.Keepalived) {
+	if ka.IsZero() || os.Geteuid() != 0 || dir.Noticed("run_as_root", fmt.Sprintf("%s %d", ka, ka.Start)) > 0 {
+		return
+	}
+	e.log.Warn().Str("event", "run_as_root").Int("keepalived_pid", ka.PID).
+		Str("hint", "in global_defs: script_user keepalived_script (keepalived 1.3.4-1.3.5 need it: they cannot resolve that default user)").
+		Msg("keepalived runs do-fip as root; files a root run leaves in the state dir may be unusable for runs as keepalived_script")
 }
