@@ -50,7 +50,10 @@ run_version() { # $1 version: runs its tests, writes $out/$1/{test.log,rc,second
 	dir="$out/$v"
 	rm -rf "$dir" && mkdir -p "$dir"
 	# 1.3.x has no --config-test: its examples are checked by a real run (TestExamplesKeepalivedRun).
-	"$k" --help 2>&1 | grep -q -- --config-test || skip=(-test.skip '^TestExamplesKeepalivedConfigTest$')
+	# (Read the whole help first: grep -q closing the pipe early would fail the pipeline under pipefail.)
+	local help
+	help=$("$k" --help 2>&1)
+	[[ $help == *--config-test* ]] || skip=(-test.skip '^TestExamplesKeepalivedConfigTest$')
 	case $mode in
 	examples) re=$examples ;;
 	*)
@@ -74,16 +77,17 @@ done
 wait
 
 rc=0
-printf '\n| keepalived | version | result | tests passed | tests failed | restart rounds | time |\n|---|---|---|---:|---:|---:|---:|\n'
+printf '\n| keepalived | version | result | tests passed | tests failed | restart rounds | rounds where reconcile met the killed keepalived'"'"'s record | time |\n|---|---|---|---:|---:|---:|---:|---:|\n'
 for v in $versions; do
 	dir="$out/$v"
 	log="$dir/test.log"
 	r=$(cat "$dir/rc" 2>/dev/null || echo 1)
 	[ "$r" = 0 ] || rc=1
 	full=$("$(binary "$v")" --version 2>&1 | grep -oE 'v[0-9]+\.[0-9.]+' | head -1)
-	printf '| %s | %s | %s | %s | %s | %s | %s s |\n' "$v" "$full" "$([ "$r" = 0 ] && echo PASS || echo FAIL)" \
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s s |\n' "$v" "$full" "$([ "$r" = 0 ] && echo PASS || echo FAIL)" \
 		"$(grep -c '^--- PASS' "$log")" "$(grep -c '^--- FAIL' "$log")" \
 		"$(grep -oE 'restart [0-9]+/[0-9]+: ok' "$log" | tail -1 | grep -oE '[0-9]+/[0-9]+' || echo -)" \
+		"$(grep -oE 'in [0-9]+/[0-9]+ rounds reconcile found' "$log" | grep -oE '[0-9]+/[0-9]+' || echo -)" \
 		"$(cat "$dir/seconds" 2>/dev/null)"
 done
 echo "total: $((SECONDS - begin)) s"
