@@ -21,7 +21,8 @@ func notifyCommand() *cli.Command {
 		ArgsUsage: "INSTANCE|GROUP NAME STATE PRIORITY | STATE",
 		Description: "For keepalived's generic hook, which appends four words:\n" +
 			"   notify \"/usr/bin/do-fip notify\"\n" +
-			"or, per state: notify_master \"/usr/bin/do-fip notify MASTER\", notify_backup \"/usr/bin/do-fip notify BACKUP\".\n" +
+			"or, per state (keepalived before 2.0.6, which cannot pass arguments to the generic hook):\n" +
+			"   notify_master \"/usr/bin/do-fip notify MASTER\", notify_backup \"... BACKUP\", notify_fault \"... FAULT\".\n" +
 			"MASTER: move the IPs here (as assign). BACKUP, FAULT, STOP: record the state, so that an assign\n" +
 			"this node still has in flight for the same IPs stops before it can take the IP from the new MASTER.\n" +
 			"It never unassigns. Runs are ordered by when keepalived started them, so a late hook of an older\n" +
@@ -98,8 +99,10 @@ func reconcileCommand() *cli.Command {
 			"   notify_master_rx_lower_pri \"/usr/bin/do-fip reconcile\"\n" +
 			"(run when a MASTER hears a lower-priority MASTER: the moment a split brain heals) and, as a safety\n" +
 			"net, to a vrrp_script with weight 0 and a long interval. It acts only when the last keepalived\n" +
-			"transition recorded by 'do-fip notify' on this node is MASTER, so it never moves the IP to a node\n" +
-			"that is not MASTER. Cheap: the metadata service first, the API only when the IP is not here.\n" +
+			"transition recorded by 'do-fip notify' on this node is MASTER and was recorded by the keepalived\n" +
+			"running now (a restarted keepalived runs its checks before its first notify, while the record still\n" +
+			"says what the previous one did), so it never moves the IP to a node that is not MASTER.\n" +
+			"Cheap: the metadata service first, the API only when the IP is not here.\n" +
 			"It exits 0 whatever the API says (problems go to the log), so a vrrp_script never puts the node\n" +
 			"in FAULT because of the API; only bad arguments exit non-zero.\n" +
 			"While a partition lasts, both nodes can be MASTER and reach the API; each would take the IP back\n" +
