@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/do-fip/do-fip/notify"
@@ -19,7 +21,8 @@ func notifyCommand() *cli.Command {
 		ArgsUsage: "INSTANCE|GROUP NAME STATE PRIORITY | STATE",
 		Description: "For keepalived's generic hook, which appends four words:\n" +
 			"   notify \"/usr/bin/do-fip notify\"\n" +
-			"or, per state: notify_master \"/usr/bin/do-fip notify MASTER\", notify_backup \"/usr/bin/do-fip notify BACKUP\".\n" +
+			"or, per state (keepalived before 2.0.6, which cannot pass arguments to the generic hook):\n" +
+			"   notify_master \"/usr/bin/do-fip notify MASTER\", notify_backup \"... BACKUP\", notify_fault \"... FAULT\".\n" +
 			"MASTER: move the IPs here (as assign). BACKUP, FAULT, STOP: record the state, so that an assign\n" +
 			"this node still has in flight for the same IPs stops before it can take the IP from the new MASTER.\n" +
 			"It never unassigns. Runs are ordered by when keepalived started them, so a late hook of an older\n" +
@@ -30,6 +33,8 @@ func notifyCommand() *cli.Command {
 }
 
 func runNotify(c *cli.Context) error {
+	// First thing: a hook whose keepalived dies is reparented, and its keepalived can no longer be found.
+	ka, _ := state.SelfKeepalived()
 	ev, err := notify.ParseKeepalivedArgs(c.Args().Slice())
 	if err != nil {
 		return &exitError{code: ExitUsage, err: err, hint: "in keepalived.conf: notify \"/usr/bin/do-fip notify\" (keepalived appends the four words)"}
@@ -47,25 +52,31 @@ func runNotify(c *cli.Context) error {
 	if err != nil {
 		return e.fail(c.App.ErrWriter, err)
 	}
+	warnRunAsRoot(e, dir, ka)
 	self := state.SelfEvent()
 	log := e.log.With().Str("instance", ev.Name).Str("state", ev.State).Int("priority", ev.Priority).Logger()
 
 	// Record first, for every state: this is what stops an older run that is still moving the IP here.
 	var mine []netip.Addr
 	for _, ip := range ips {
-		t := state.Transition{Event: self, Time: time.Now().UTC(), Kind: ev.Kind, Name: ev.Name, State: ev.State, Priority: ev.Priority}
-		applied, cur, err := dir.RecordTransition(ip, t)
+		t := state.Transition{Event: self, Time: time.Now().UTC(), Kind: ev.Kind, Name: ev.Name, State: ev.State, Priority: ev.Priority, Keepalived: ka}
+		outcome, cur, err := dir.RecordTransition(ip, t)
 		if err != nil {
 			return e.fail(c.App.ErrWriter, fmt.Errorf("record %s for %s: %w", ev.State, ip, err))
 		}
-		if !applied {
+		switch outcome {
+		case state.Older:
 			log.Warn().Str("event", "stale_transition").Str("ip", ip.String()).Str("newer_state", cur.State).Int("newer_pid", cur.Event.PID).
 				Msg("keepalived started a newer hook for this IP already; this older event is ignored")
+			continue
+		case state.Orphaned:
+			log.Warn().Str("event", "orphaned_transition").Str("ip", ip.String()).Int("keepalived_pid", ka.PID).
+				Msg("the keepalived that started this hook is no longer running; this event is ignored")
 			continue
 		}
 		mine = append(mine, ip)
 	}
-	log.Info().Str("event", "transition").Str("ips", joinIPs(mine)).Msg("keepalived state change recorded")
+	log.Info().Str("event", "transition").Str("ips", joinIPs(mine)).Int("keepalived_pid", ka.PID).Msg("keepalived state change recorded")
 	if notify.Decide(ev.State) != notify.Take || len(mine) == 0 {
 		return nil
 	}
@@ -88,8 +99,10 @@ func reconcileCommand() *cli.Command {
 			"   notify_master_rx_lower_pri \"/usr/bin/do-fip reconcile\"\n" +
 			"(run when a MASTER hears a lower-priority MASTER: the moment a split brain heals) and, as a safety\n" +
 			"net, to a vrrp_script with weight 0 and a long interval. It acts only when the last keepalived\n" +
-			"transition recorded by 'do-fip notify' on this node is MASTER, so it never moves the IP to a node\n" +
-			"that is not MASTER. Cheap: the metadata service first, the API only when the IP is not here.\n" +
+			"transition recorded by 'do-fip notify' on this node is MASTER and was recorded by the keepalived\n" +
+			"running now (a restarted keepalived runs its checks before its first notify, while the record still\n" +
+			"says what the previous one did), so it never moves the IP to a node that is not MASTER.\n" +
+			"Cheap: the metadata service first, the API only when the IP is not here.\n" +
 			"It exits 0 whatever the API says (problems go to the log), so a vrrp_script never puts the node\n" +
 			"in FAULT because of the API; only bad arguments exit non-zero.\n" +
 			"While a partition lasts, both nodes can be MASTER and reach the API; each would take the IP back\n" +
@@ -103,6 +116,7 @@ func reconcileCommand() *cli.Command {
 }
 
 func runReconcile(c *cli.Context) error {
+	ka, _ := state.SelfKeepalived()
 	if c.Args().Len() > 0 {
 		return usageErr("reconcile takes no arguments (use --ip): got %q", c.Args().First())
 	}
@@ -115,29 +129,36 @@ func runReconcile(c *cli.Context) error {
 		return err
 	}
 	defer e.close()
-	if err := reconcile(c, e, ips); err != nil {
+	if err := reconcile(c, e, ips, ka); err != nil {
 		// Logged (and printed) but not an exit status: see the command's description.
 		_ = e.fail(c.App.ErrWriter, err)
 	}
 	return nil
 }
 
-func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
+func reconcile(c *cli.Context, e *env, ips []netip.Addr, ka state.Keepalived) error {
 	dir, err := e.stateDir()
 	if err != nil {
 		return err
 	}
+	warnRunAsRoot(e, dir, ka)
 	base := map[netip.Addr]state.Event{}
 	moves := map[netip.Addr][]time.Time{}
 	var master []netip.Addr
+	untrusted := map[untrustedCause][]netip.Addr{}
 	for _, ip := range ips {
 		st, err := dir.IPState(ip)
+		var cause untrustedCause
+		if err == nil && st != nil {
+			cause = untrustedCause{trust: state.TrustRecord(st.Current, ka, state.KeepalivedRunning), recordedBy: st.Current.Keepalived}
+		}
 		switch {
 		case err != nil:
 			e.log.Warn().Err(err).Str("ip", ip.String()).Msg("cannot read the recorded keepalived state; not touching this IP")
 		case st == nil:
-			e.log.Debug().Str("event", "reconcile_unknown").Str("ip", ip.String()).
-				Msg("no keepalived transition recorded for this IP (is the generic notify \"/usr/bin/do-fip notify\" configured?); not touching it")
+			untrusted[untrustedCause{trust: noRecord}] = append(untrusted[untrustedCause{trust: noRecord}], ip)
+		case cause.trust != state.Trusted:
+			untrusted[cause] = append(untrusted[cause], ip)
 		case st.Current.State != "MASTER":
 			e.log.Debug().Str("event", "reconcile_not_master").Str("ip", ip.String()).Str("state", st.Current.State).Msg("not MASTER; nothing to do")
 		default:
@@ -145,6 +166,9 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
 			base[ip] = st.Current.Event
 			moves[ip] = st.ReconcileMovesUnder(st.Current.Event)
 		}
+	}
+	for cause, ips := range untrusted {
+		logUntrusted(e, dir, ka, cause, ips)
 	}
 	if len(master) == 0 {
 		return nil
@@ -224,4 +248,75 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr) error {
 		return nil
 	}
 	return err
+}
+
+// noRecord is the cause "nothing recorded for the IP", next to state.TrustRecord's verdicts.
+const noRecord state.Trust = -1
+
+// untrustedCause is why reconcile does not act on an IP's record.
+type untrustedCause struct {
+	trust      state.Trust
+	recordedBy state.Keepalived
+}
+
+// notifyWiringHint is the fix when keepalived runs reconcile but no do-fip notify.
+const notifyWiringHint = "keepalived 2.0.6 and later: notify \"/usr/bin/do-fip notify\"; " +
+	"earlier (1.3.x): notify_master \"/usr/bin/do-fip notify MASTER\", notify_backup \"/usr/bin/do-fip notify BACKUP\", " +
+	"notify_fault \"/usr/bin/do-fip notify FAULT\" (1.3.x opens a generic notify with arguments as one file name: " +
+	"its log says \"Disabling notify script\")"
+
+// logUntrusted says once per cause, at the default level, why reconcile leaves ips alone. Under keepalived
+// the first sighting may be normal (keepalived 2.x runs every tracked check once before its first notify), so
+// it is info; if the next check still finds no notify of this keepalived, the hook is not wired: a warning
+// with the fix, once per keepalived run. Later repeats go to debug. Run by hand, it always warns.
+func logUntrusted(e *env, dir *state.Dir, ka state.Keepalived, cause untrustedCause, ips []netip.Addr) {
+	seen := 1
+	if !ka.IsZero() {
+		seen = dir.Noticed(fmt.Sprintf("reconcile_untrusted_%d", cause.trust), fmt.Sprintf("%s %d %s", ka, ka.Start, cause.recordedBy))
+	}
+	lvl := zerolog.DebugLevel
+	switch seen {
+	case 0:
+		lvl = zerolog.InfoLevel
+	case 1:
+		lvl = zerolog.WarnLevel
+	}
+	ev := e.log.WithLevel(lvl).Str("ip", joinIPs(ips)).Int("keepalived_pid", ka.PID).Int("recorded_by_pid", cause.recordedBy.PID)
+	waiting := seen == 0
+	switch cause.trust {
+	case noRecord:
+		if waiting {
+			ev.Str("event", "reconcile_unknown").Msg("no keepalived transition recorded for this IP yet; not touching it until keepalived runs do-fip notify")
+			return
+		}
+		ev.Str("event", "reconcile_unknown").Str("hint", notifyWiringHint).
+			Msg("no keepalived transition recorded for this IP: keepalived does not run do-fip notify; not touching it")
+	case state.OtherKeepalived, state.NoKeepalived:
+		what := "an earlier keepalived"
+		if cause.trust == state.NoKeepalived {
+			what = "no keepalived (by hand, or by an older do-fip)"
+		}
+		if waiting {
+			ev.Str("event", "reconcile_stale_record").
+				Msg("the recorded state was made by " + what + ", not by the keepalived running now; not touching the IP until it runs do-fip notify")
+			return
+		}
+		ev.Str("event", "reconcile_stale_record").Str("hint", notifyWiringHint).
+			Msg("the keepalived running now has not run do-fip notify since it started; the recorded state was made by " + what + "; not touching the IP")
+	case state.KeepalivedGone:
+		ev.Str("event", "reconcile_stale_record").
+			Msg("the keepalived that recorded this state is no longer running; not touching the IP")
+	}
+}
+
+// warnRunAsRoot says once per keepalived run when keepalived runs do-fip as root: keepalived 1.3.4-1.3.5 cannot
+// resolve the default keepalived_script user and fall back to root unless script_user is set. A root run leaves
+// root-owned files in the state dir that later runs as keepalived_script cannot open.
+func warnRunAsRoot(e *env, dir *state.Dir, ka state.Keepalived) {
+	if ka.IsZero() || os.Geteuid() != 0 || dir.Noticed("run_as_root", fmt.Sprintf("%s %d", ka, ka.Start)) > 0 {
+		return
+	}
+	e.log.Warn().Str("event", "run_as_root").Int("keepalived_pid", ka.PID).
+		Str("hint", "in global_defs: script_user keepalived_script (keepalived 1.3.4-1.3.5 need it: they cannot resolve that default user)").
+		Msg("keepalived runs do-fip as root; files a root run leaves in the state dir may be unusable for runs as keepalived_script")
 }

@@ -10,6 +10,9 @@
 //
 //	sudo DO_FIP_E2E=1 go test ./e2e/ -v -timeout 20m
 //
+// KEEPALIVED=/path/to/keepalived runs them with that keepalived (its version picks the
+// wiring: per-state hooks before 2.0.6); make e2e runs every version (scripts/e2e-matrix.sh).
+//
 // Every test names its namespaces dofip-<pid>-<n>-<role>, so parallel runs never
 // collide, and removes them, and kills the processes it started by PID, even when it
 // fails.

@@ -21,13 +21,15 @@ func requireLab(t *testing.T) {
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root")
 	}
-	for _, tool := range []string{"keepalived", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, tool)
-		}
+	if _, err := exec.LookPath("ip"); err != nil {
+		missing = append(missing, "ip")
+	}
+	if keepalivedPath() == "" {
+		missing = append(missing, "keepalived")
 	}
 	if len(missing) > 0 {
 		t.Fatalf("%s=1 but missing: %v (apt-get install -y keepalived iproute2; run as root)", envE2E, missing)
 	}
+	keepalived(t)
 	reapStale(t)
 }

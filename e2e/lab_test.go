@@ -195,7 +195,8 @@ func scriptIDs(t *testing.T) (int, int) {
 
 // keepalivedConf is a node's keepalived.conf: the hook wiring of
 // examples/keepalived/two-node/lb1.conf (one instance) or of the active/active example
-// (one instance per reserved IP, each hook given its IP), with the test's paths, and a
+// (one instance per reserved IP, each hook given its IP) - or, for keepalived before 2.0.6,
+// the per-state wiring of examples/keepalived/two-node-1.3 - with the test's paths, and a
 // health check on a file the test toggles instead of HAProxy.
 var keepalivedConf = template.Must(template.New("keepalived.conf").Parse(`# {{.Name}}, written by the e2e harness
 global_defs {
@@ -238,8 +239,14 @@ vrrp_instance {{.Name}} {
         chk_health
         chk_do_fip{{.Suffix}}
     }
+{{- if $.PerState}}
+    notify_master "{{$.Bin}} notify{{.IPFlag}} MASTER"
+    notify_backup "{{$.Bin}} notify{{.IPFlag}} BACKUP"
+    notify_fault "{{$.Bin}} notify{{.IPFlag}} FAULT"
+{{- else}}
     notify "{{$.Bin}} notify{{.IPFlag}}"
     notify_master_rx_lower_pri "{{$.Bin}} reconcile --now{{.IPFlag}}"
+{{- end}}
 }
 {{end}}`))
 
@@ -293,7 +300,7 @@ func (n *node) writeFiles(opt labOptions) {
 	err := keepalivedConf.Execute(&b, map[string]any{
 		"Name": n.name, "User": scriptUser, "Health": n.health, "Bin": n.lab.bin,
 		"Instances": n.instances(opt), "NoPreempt": opt.noPreempt,
-		"Addr": n.addr, "Peers": peers,
+		"Addr": n.addr, "Peers": peers, "PerState": keepalived(t).perState(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -325,16 +332,10 @@ func (n *node) start() {
 	n.ka = startKeepalived(t, n.ns, fmt.Sprintf("%s-keepalived-%d", n.name, n.starts), n.dir, n.confFile(), n.env())
 }
 
-// startKeepalived runs keepalived with conf in namespace ns: in the foreground (-n), its
-// log on the console (-l -D, not syslog: -G) for the harness to stamp, and its own pid
-// files in dir, which several keepalived on one machine need.
+// startKeepalived runs the keepalived under test with conf in namespace ns (see kaUnderTest.argv).
 func startKeepalived(t *testing.T, ns, name, dir, conf string, env []string) *proc {
 	t.Helper()
-	return startProc(t, ns, name, dir, env,
-		"keepalived", "-n", "-l", "-D", "-G", "-f", conf,
-		"-p", filepath.Join(dir, "keepalived.pid"),
-		"-r", filepath.Join(dir, "vrrp.pid"),
-		"-c", filepath.Join(dir, "checkers.pid"))
+	return startProc(t, ns, name, dir, env, keepalived(t).argv(dir, conf)...)
 }
 
 // crash kills keepalived and its children at once with SIGKILL: no priority-0 advert, the

@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -46,19 +44,10 @@ func SelfEvent() Event {
 	return Event{Start: uint64(time.Now().UnixMicro()), PID: pid}
 }
 
-// parseStartTime reads field 22 of /proc/PID/stat. The command name (field 2) may hold spaces and
-// parentheses, so fields are counted from the last ')'.
+// parseStartTime reads field 22 of /proc/PID/stat.
 func parseStartTime(stat string) (uint64, bool) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 20 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	return v, err == nil
+	info, ok := parseStat(stat)
+	return info.start, ok
 }
 
 // Transition is one keepalived state change as a notify hook saw it.
@@ -69,6 +58,9 @@ type Transition struct {
 	Name     string    `json:"name,omitempty"`
 	State    string    `json:"state"` // MASTER, BACKUP, FAULT, STOP
 	Priority int       `json:"priority,omitempty"`
+	// Keepalived is the keepalived that ran the hook (zero when run by hand): reconcile trusts only a
+	// transition of the keepalived running now.
+	Keepalived Keepalived `json:"keepalived,omitzero"`
 }
 
 // IPState is what this node last knew about keepalived's state for one IP, and the recent history.
@@ -87,7 +79,12 @@ func (d *Dir) ipStateName(ip netip.Addr) string { return "ip-" + ipName(ip) + ".
 
 // withMutex runs f while holding the short-lived lock that guards ip's state file (not the assign lock).
 func (d *Dir) withMutex(ip netip.Addr, f func() error) error {
-	p := filepath.Join(d.path, ".ip-"+ipName(ip)+".mutex")
+	return d.withNamedMutex("ip-"+ipName(ip), f)
+}
+
+// withNamedMutex runs f while holding the short-lived lock named name.
+func (d *Dir) withNamedMutex(name string, f func() error) error {
+	p := filepath.Join(d.path, "."+name+".mutex")
 	fh, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUnusable, unwrapPathErr(err))
@@ -100,10 +97,10 @@ func (d *Dir) withMutex(ip netip.Addr, f func() error) error {
 	return f()
 }
 
-// RecordTransition stores t as ip's current state unless a transition keepalived started later is already
-// recorded; then t only joins the history, and RecordTransition returns false and the newer transition.
-func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (bool, Transition, error) {
-	var applied bool
+// RecordTransition stores t as ip's current state when Supersede says it replaces the recorded one; otherwise
+// t only joins the history. It returns what it did and the current transition.
+func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (Outcome, Transition, error) {
+	var outcome Outcome
 	var current Transition
 	err := d.withMutex(ip, func() error {
 		st, err := d.IPState(ip)
@@ -114,8 +111,8 @@ func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (bool, Transition, e
 		if st == nil {
 			st = &IPState{IP: ip.String()}
 		}
-		applied = st.Current.Event.IsZero() || !st.Current.Event.After(t.Event)
-		if applied {
+		outcome = Supersede(st.Current, t, KeepalivedRunning)
+		if outcome == Applied {
 			st.Current = t
 		}
 		current = st.Current
@@ -125,7 +122,7 @@ func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (bool, Transition, e
 		}
 		return d.writeJSON(d.ipStateName(ip), st)
 	})
-	return applied, current, err
+	return outcome, current, err
 }
 
 // ReconcileMoves returns the moves reconcile made under the transition base (none if base is no longer the

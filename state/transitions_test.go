@@ -43,13 +43,13 @@ func TestRecordTransitionKeepsKeepalivedOrder(t *testing.T) {
 	ip := netip.MustParseAddr("203.0.113.10")
 	master := Transition{Event: Event{Start: 200, PID: 20}, State: "MASTER"}
 	backup := Transition{Event: Event{Start: 100, PID: 10}, State: "BACKUP"}
-	if ok, _, err := d.RecordTransition(ip, master); !ok || err != nil {
-		t.Fatalf("first record: %v %v", ok, err)
+	if got, _, err := d.RecordTransition(ip, master); got != Applied || err != nil {
+		t.Fatalf("first record: %v %v", got, err)
 	}
 	// The BACKUP hook was started first but writes last: it must not override the newer MASTER.
-	ok, cur, err := d.RecordTransition(ip, backup)
-	if ok || err != nil || cur.State != "MASTER" {
-		t.Fatalf("older event applied: %v %+v %v", ok, cur, err)
+	got, cur, err := d.RecordTransition(ip, backup)
+	if got != Older || err != nil || cur.State != "MASTER" {
+		t.Fatalf("older event applied: %v %+v %v", got, cur, err)
 	}
 	st, _ := d.IPState(ip)
 	if st.Current.State != "MASTER" || len(st.History) != 2 {
@@ -68,8 +68,8 @@ func TestRecordTransitionSurvivesADamagedFile(t *testing.T) {
 	d, _ := Open(t.TempDir())
 	ip := netip.MustParseAddr("2001:db8:10::10")
 	os.WriteFile(filepath.Join(d.Path(), d.ipStateName(ip)), []byte("{not json"), 0o640)
-	if ok, _, err := d.RecordTransition(ip, Transition{Event: Event{Start: 1}, State: "MASTER"}); !ok || err != nil {
-		t.Fatalf("record over a damaged file: %v %v", ok, err)
+	if got, _, err := d.RecordTransition(ip, Transition{Event: Event{Start: 1}, State: "MASTER"}); got != Applied || err != nil {
+		t.Fatalf("record over a damaged file: %v %v", got, err)
 	}
 }
 
