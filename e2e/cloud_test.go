@@ -88,6 +88,7 @@ func (n *node) writeDoFipConf(apiURL string) {
 		"log_level = debug",
 		"syslog = off",
 		"timeout = 30s",
+		"metrics_file = " + n.metricsFile(),
 		"",
 	}, "\n")
 	for path, content := range map[string]string{token: e2eToken() + "\n", conf: body} {

@@ -20,6 +20,14 @@ import (
 type File struct {
 	Samples map[string]float64
 	Types   map[string]string
+	List    []Sample
+}
+
+// Sample is one series' value.
+type Sample struct {
+	Name   string
+	Labels map[string]string
+	Value  float64
 }
 
 // Parse parses the text exposition format.
@@ -43,9 +51,12 @@ func Parse(r io.Reader) (*File, error) {
 				return nil, fmt.Errorf("%s: unexpected type %s", name, fam.GetType())
 			}
 			var labels []string
+			smp := Sample{Name: name, Labels: map[string]string{}, Value: v}
 			for _, l := range m.GetLabel() {
 				labels = append(labels, l.GetName()+"="+strconv.Quote(l.GetValue()))
+				smp.Labels[l.GetName()] = l.GetValue()
 			}
+			f.List = append(f.List, smp)
 			slices.Sort(labels)
 			f.Samples[Series(name, labels...)] = v
 		}
