@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -56,9 +55,16 @@ func printHistory(w io.Writer, h []state.HistoryEntry) {
 	fmt.Fprintln(tw, "TIME\tKEEPALIVED\tDO-FIP\tTOOK\tAPI\tRESULT")
 	for _, en := range h {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", en.Time.Local().Format("2006-01-02 15:04:05.000"), keepalivedColumn(en),
-			en.Command+": "+didText(en), (time.Duration(en.DurationMS) * time.Millisecond).String(), en.Requests, resultText(en))
+			en.Command+": "+didText(en), took(en.DurationMS), en.Requests, resultText(en))
 	}
 	tw.Flush()
+}
+
+func took(ms int64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%d ms", ms)
+	}
+	return fmt.Sprintf("%.2f s", float64(ms)/1000)
 }
 
 func keepalivedColumn(en state.HistoryEntry) string {
