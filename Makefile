@@ -28,7 +28,7 @@ lint: ## gofmt, go vet and staticcheck
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 bench: ## benchmarks that print failover figures
-	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 15m ./bench/ | grep -E '^(FIGURE|Benchmark|ok|FAIL|---)'
+	set -o pipefail; $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/ | grep -E '^(FIGURE|Benchmark|ok|FAIL|---)'
 
 clean: ## remove build outputs
 	rm -rf bin dist

@@ -126,6 +126,9 @@ func setup(c *cli.Context, command string) (*env, error) {
 	if err != nil {
 		return nil, &exitError{code: ExitConfig, err: err} // Run logs it
 	}
+	if command == "reconcile" && cfg.TimeoutIsDefault {
+		cfg.Timeout = config.ReconcileTimeout
+	}
 	l := logging.New(logging.Options{Level: cfg.LogLevel, File: cfg.LogFile, Syslog: cfg.Syslog,
 		Stderr: c.App.ErrWriter, Command: command, Fallback: fallbackLog(cfg)})
 	e := &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: os.Getenv}

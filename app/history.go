@@ -11,7 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/do-fip/do-fip/notify"
+	"github.com/do-fip/do-fip/engine"
 	"github.com/do-fip/do-fip/state"
 )
 
@@ -83,9 +83,9 @@ func didText(en state.HistoryEntry) string {
 		var parts []string
 		for _, ip := range a.IPs {
 			switch ip.Result {
-			case string(notify.Moved):
+			case string(engine.Moved):
 				parts = append(parts, fmt.Sprintf("moved %s here (action %d)", ip.IP, ip.ActionID))
-			case string(notify.AlreadyHeld):
+			case string(engine.AlreadyHeld):
 				parts = append(parts, ip.IP+" already here")
 			default:
 				parts = append(parts, ip.IP+" not moved")

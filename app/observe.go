@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/do-fip/do-fip/doapi"
+	"github.com/do-fip/do-fip/engine"
 	"github.com/do-fip/do-fip/logging"
 	"github.com/do-fip/do-fip/metrics"
 	"github.com/do-fip/do-fip/notify"
@@ -127,9 +128,9 @@ func (e *env) historyEntry(dir *state.Dir, code int) (state.HistoryEntry, bool) 
 		h.Did = "already_held"
 		for _, ip := range a.IPs {
 			switch {
-			case ip.Result == string(notify.Failed):
+			case ip.Result == string(engine.Failed):
 				h.Did = "failed"
-			case ip.Result == string(notify.Moved) && h.Did != "failed":
+			case ip.Result == string(engine.Moved) && h.Did != "failed":
 				h.Did = "moved"
 			}
 		}
@@ -184,10 +185,10 @@ func (e *env) writeMetrics(ctx context.Context, dir *state.Dir, version string, 
 	for _, a := range o.assigns {
 		for _, ip := range a.IPs {
 			switch ip.Result {
-			case string(notify.Moved):
+			case string(engine.Moved):
 				r.Held[ip.IP] = true // verified through the API: more recent than the metadata service may be
 				r.Moves = append(r.Moves, metrics.MoveResult{IP: ip.IP, Move: metrics.Move{Time: a.Time, OK: true, DurationMS: ip.DurationMS}})
-			case string(notify.AlreadyHeld):
+			case string(engine.AlreadyHeld):
 				r.Held[ip.IP] = true
 			default:
 				r.Moves = append(r.Moves, metrics.MoveResult{IP: ip.IP, Move: metrics.Move{Time: a.Time, DurationMS: ip.DurationMS}})

@@ -142,6 +142,30 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
+// Whether the timeout was set at all decides reconcile's deadline; the check-after wait has its default too.
+func TestTimeoutDefaults(t *testing.T) {
+	dir := t.TempDir()
+	empty := writeFile(t, dir, "empty.conf", "# nothing\n", 0o640)
+	c, err := Load(Explicit{"config": empty}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeout != 120*time.Second || !c.TimeoutIsDefault || c.CheckAfter != 20*time.Second {
+		t.Errorf("timeout %v (default %v), check-after %v: want 120s (default true), 20s", c.Timeout, c.TimeoutIsDefault, c.CheckAfter)
+	}
+	set := writeFile(t, dir, "set.conf", "timeout = 90s\ncheck_after = 15s\n", 0o640)
+	c, err = Load(Explicit{"config": set}, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timeout != 90*time.Second || c.TimeoutIsDefault || c.CheckAfter != 15*time.Second {
+		t.Errorf("timeout %v (default %v), check-after %v: want the file's 90s (default false), 15s", c.Timeout, c.TimeoutIsDefault, c.CheckAfter)
+	}
+	if _, err := Load(Explicit{"config": empty, "check-after": "soon"}, noEnv); err == nil || !strings.Contains(err.Error(), "check_after") {
+		t.Errorf("bad check-after: %v", err)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	tests := map[string]struct {
