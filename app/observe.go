@@ -68,8 +68,10 @@ func (o *observed) failed(code int, err error) {
 func (e *env) finish(ctx context.Context, version string, code int) {
 	defer e.log.Close()
 	o := &e.obs
-	if o.command == "status" {
-		return // read-only: it never writes to the state dir
+	switch o.command {
+	case "notify", "assign", "reconcile":
+	default:
+		return // status and the like are read-only: they never write to the state dir
 	}
 	if code == ExitOK && o.failCode != 0 {
 		code = o.failCode // reconcile logs its failures but exits 0

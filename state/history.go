@@ -63,7 +63,9 @@ func (d *Dir) AppendHistory(e HistoryEntry) error {
 		if len(h) > HistoryLen {
 			h = h[len(h)-HistoryLen:]
 		}
-		return d.writeJSON(historyFile, h)
+		// Readable by all, like the metrics: a run as root (assign by hand) must not make the history
+		// unreadable for keepalived_script, which would then start it over. The state dir (0750) keeps others out.
+		return d.writeJSONMode(historyFile, h, 0o644)
 	})
 }
 

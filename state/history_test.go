@@ -36,6 +36,9 @@ func TestHistoryOrderAndBound(t *testing.T) {
 	if fmt.Sprint(got) != "[0 1 2 3]" {
 		t.Errorf("order %v, want [0 1 2 3]", got)
 	}
+	if fi, err := os.Stat(filepath.Join(d.Path(), historyFile)); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("history file mode %v (%v), want 0644: a run as root must leave it readable for keepalived_script", fi.Mode(), err)
+	}
 	for i := range HistoryLen {
 		d.AppendHistory(HistoryEntry{Time: t0.Add(time.Minute), Event: Event{Start: 200, PID: 100 + i}, Boot: "b", Priority: 100 + i})
 	}

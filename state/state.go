@@ -185,13 +185,16 @@ func (d *Dir) LastAssign() (*AssignRecord, error) {
 	return &r, err
 }
 
-func (d *Dir) writeJSON(name string, v any) error {
+// writeJSON replaces name with v, readable by the group so an operator in keepalived_script's group can run
+// status.
+func (d *Dir) writeJSON(name string, v any) error { return d.writeJSONMode(name, v, 0o640) }
+
+func (d *Dir) writeJSONMode(name string, v any, mode os.FileMode) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	// Readable by the group so an operator in keepalived_script's group can run status.
-	return WriteAtomic(filepath.Join(d.path, name), 0o640, false, func(w io.Writer) error {
+	return WriteAtomic(filepath.Join(d.path, name), mode, false, func(w io.Writer) error {
 		_, err := w.Write(append(data, '\n'))
 		return err
 	})
