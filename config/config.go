@@ -59,7 +59,7 @@ var (
 	DropletID = Setting{Flag: "droplet-id", Env: "DO_FIP_DROPLET_ID", Key: KeyDropletID,
 		Usage: "this droplet's ID (default: ask the metadata service)"}
 	MetricsFile = Setting{Flag: "metrics-file", Env: "DO_FIP_METRICS_FILE", Key: KeyMetricsFile,
-		Usage: "after every run, write Prometheus metrics to this file (node_exporter's textfile collector; name ends in .prom)"}
+		Usage: "after every notify, assign and reconcile, write Prometheus metrics to this file (node_exporter's textfile collector; name ends in .prom)"}
 	IPs = Setting{Env: "DO_FIP_IPS", Key: KeyIPs,
 		Usage: "reserved IPs to manage, comma-separated"}
 )
