@@ -73,7 +73,8 @@ const description = "do-fip is the keepalived notify hook for DigitalOcean reser
 	"   notify \"/usr/bin/do-fip notify\"\n\n" +
 	"(quote the whole command: unquoted, keepalived reads the words after the path as a user name and drops\n" +
 	"the hook). Settings come from flags, then the environment (DO_FIP_TIMEOUT and the like), then the config\n" +
-	"file (" + config.DefaultConfigPath + "), then defaults. The API token never goes on the command line.\n" +
+	"file (" + config.DefaultConfigPath + "), then defaults. The common options are accepted before the command as\n" +
+	"well as after it (do-fip --log-level debug status); after it wins. The API token never goes on the command line.\n" +
 	"Every run logs to syslog/journald (tag do-fip), to --log-file when set, and to stderr."
 
 func newApp(version string, stdout, stderr io.Writer) *cli.App {
@@ -86,6 +87,8 @@ func newApp(version string, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:            stderr,
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
+		// The common settings before the command as well as after it.
+		Flags: commonFlags(),
 		// The library must never exit the process; Run maps errors to exit codes.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -47,17 +47,14 @@ func assignArgs(args []string) (ips []netip.Addr, dropletID int, err error) {
 			return []netip.Addr{ip}, id, nil
 		}
 	}
-	seen := map[netip.Addr]bool{}
 	for _, a := range args {
 		ip, err := config.ParseIP(a)
+		if err == nil {
+			ips, err = config.AddIP(ips, ip)
+		}
 		if err != nil {
 			return nil, 0, usageErr("bad IP argument: %v", err)
 		}
-		if seen[ip] {
-			return nil, 0, usageErr("bad IP argument: %s is given twice", ip)
-		}
-		seen[ip] = true
-		ips = append(ips, ip)
 	}
 	return ips, 0, nil
 }

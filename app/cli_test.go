@@ -649,3 +649,26 @@ func TestVersionAndMan(t *testing.T) {
 		}
 	}
 }
+
+// The common options work before the command too, as doctl's and kubectl's do; after the command wins.
+func TestGlobalOptionsBeforeTheCommand(t *testing.T) {
+	h := newHarness(t)
+	h.env["DO_FIP_IPS"] = ipv4
+	r := h.run("--log-level", "debug", "status")
+	h.wantCode(r, 0)
+	if !strings.Contains(r.stderr, "DBG") {
+		t.Errorf("--log-level debug before the command logged no debug line:\n%s", r.stderr)
+	}
+	r = h.run("--log-level", "bogus", "status", "--log-level", "info")
+	h.wantCode(r, 0)
+	r = h.run("--log-level", "bogus", "status")
+	h.wantCode(r, 3)
+	if !strings.Contains(r.stderr, `log level "bogus"`) {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	r = h.run("--timeout", "5s", "assign", ipv4)
+	h.wantCode(r, 0)
+	if !strings.Contains(h.logFile(), `"timeout":"5s"`) {
+		t.Errorf("--timeout before the command not used:\n%s", h.logFile())
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/do-fip/do-fip/config"
 	"github.com/do-fip/do-fip/doapi"
 	"github.com/do-fip/do-fip/engine"
+	"github.com/do-fip/do-fip/logging"
 	"github.com/do-fip/do-fip/metadata"
 	"github.com/do-fip/do-fip/state"
 )
@@ -96,7 +97,7 @@ func exitCode(err error) int {
 	case errors.Is(err, context.DeadlineExceeded):
 		return ExitTimeout
 	case errors.Is(err, config.ErrInvalid), errors.Is(err, config.ErrSyntax), errors.Is(err, config.ErrNoToken),
-		errors.Is(err, config.ErrInsecureFile), errors.Is(err, state.ErrUnusable), errors.Is(err, doapi.ErrInsecureURL):
+		errors.Is(err, config.ErrInsecureFile), errors.Is(err, state.ErrUnusable), errors.Is(err, config.ErrInsecureURL):
 		return ExitConfig
 	}
 	return ExitAPI
@@ -125,6 +126,4 @@ func hintFor(err error) string {
 }
 
 // oneLine keeps an error on one line: keepalived users read it in syslog.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
-}
+func oneLine(s string) string { return logging.OneLine(s, 0) }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/urfave/cli/v2"
 
@@ -20,24 +21,39 @@ func commonFlags() []cli.Flag {
 
 func stringFlag(s config.Setting) *cli.StringFlag {
 	usage := s.Usage
-	if s.Key != "" {
+	switch {
+	case s.Env != "" && s.Key != "":
+		usage += " [env: " + s.Env + ", config: " + s.Key + "]"
+	case s.Env != "":
+		usage += " [env: " + s.Env + "]"
+	case s.Key != "":
 		usage += " [config: " + s.Key + "]"
 	}
-	// No Value: a default would make the flag look set and hide the config file's value. The default is
-	// applied by config.Load and only shown here.
-	return &cli.StringFlag{Name: s.Flag, EnvVars: []string{s.Env}, Usage: usage, DefaultText: s.Default}
+	// No Value: a default would make the flag look set and hide the config file's value. No EnvVars either:
+	// config.Load applies flag > environment > config file > default in one place, and a flag given before the
+	// command must beat the environment. The default is only shown here.
+	return &cli.StringFlag{Name: s.Flag, Usage: usage, DefaultText: s.Default}
 }
 
 // dropletIDFlag is built per command: urfave/cli records on a flag value whether it was set, so commands must
 // not share one.
 func dropletIDFlag() cli.Flag { return stringFlag(config.DropletID) }
 
-// explicit collects the settings given by flag or environment.
+// explicit collects the settings given as flags. The common settings are accepted before the
+// command too (do-fip --log-level debug status), as doctl and kubectl accept theirs; a flag after the command
+// wins over one before it.
 func explicit(c *cli.Context) config.Explicit {
 	ex := config.Explicit{}
 	for _, s := range append(config.Common, config.DropletID) {
-		if s.Flag != "" && c.IsSet(s.Flag) {
-			ex[s.Flag] = c.String(s.Flag)
+		if s.Flag == "" {
+			continue
+		}
+		// The flags have no EnvVars, so IsSet means given on this level's command line.
+		for _, cc := range c.Lineage() {
+			if slices.Contains(cc.LocalFlagNames(), s.Flag) {
+				ex[s.Flag] = cc.String(s.Flag)
+				break
+			}
 		}
 	}
 	return ex
@@ -51,20 +67,14 @@ func ipFlag() *cli.StringSliceFlag {
 
 // withIPFlags adds the --ip values to ips, refusing bad or repeated ones.
 func withIPFlags(c *cli.Context, ips []netip.Addr) ([]netip.Addr, error) {
-	seen := map[netip.Addr]bool{}
-	for _, ip := range ips {
-		seen[ip] = true
-	}
 	for _, v := range c.StringSlice("ip") {
 		ip, err := config.ParseIP(v)
+		if err == nil {
+			ips, err = config.AddIP(ips, ip)
+		}
 		if err != nil {
 			return nil, usageErr("bad --ip: %v", err)
 		}
-		if seen[ip] {
-			return nil, usageErr("bad --ip: %s is given twice", ip)
-		}
-		seen[ip] = true
-		ips = append(ips, ip)
 	}
 	return ips, nil
 }

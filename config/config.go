@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +34,9 @@ var (
 		Usage: "config file (key = value lines)"}
 	TokenFile = Setting{Flag: "token-file", Env: "DO_FIP_TOKEN_FILE", Key: KeyTokenFile,
 		Usage: "file holding the API token (mode 0600 or 0640); else DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, DO_TOKEN"}
-	APIURL = Setting{Flag: "api-url", Env: "DO_FIP_API_URL", Key: KeyAPIURL, Default: "https://api.digitalocean.com",
+	APIURL = Setting{Flag: "api-url", Env: "DO_FIP_API_URL", Key: KeyAPIURL, Default: DefaultAPIURL,
 		Usage: "DigitalOcean API base URL"}
-	MetadataURL = Setting{Flag: "metadata-url", Env: "DO_FIP_METADATA_URL", Key: KeyMetadataURL, Default: "http://169.254.169.254",
+	MetadataURL = Setting{Flag: "metadata-url", Env: "DO_FIP_METADATA_URL", Key: KeyMetadataURL, Default: DefaultMetadataURL,
 		Usage: "metadata service base URL"}
 	StateDir = Setting{Flag: "state-dir", Env: "DO_FIP_STATE_DIR", Key: KeyStateDir, Default: "/var/lib/do-fip",
 		Usage: "directory for locks and the record of the last runs"}
@@ -104,8 +104,8 @@ type Config struct {
 // ErrInvalid marks a setting with a bad value.
 var ErrInvalid = errors.New("invalid setting")
 
-// Explicit holds the values given by flag or environment (urfave/cli resolves flag over env); anything not in it
-// falls back to the config file, then to the default.
+// Explicit holds the values given as flags on the command line; anything not in it comes from the environment,
+// then the config file, then the default.
 type Explicit map[string]string
 
 // Load resolves the configuration. configExplicit tells whether the config path was named by the user (then a
@@ -113,6 +113,9 @@ type Explicit map[string]string
 func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	path, named := ex[ConfigFile.Flag]
+	if v := getenv(ConfigFile.Env); !named && v != "" {
+		path, named = v, true
+	}
 	if !named {
 		path = ConfigFile.Default
 	}
@@ -124,9 +127,9 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c.file = f
 	get := func(s Setting) (string, string) {
 		if v, ok := ex[s.Flag]; ok && s.Flag != "" {
-			return v, "--" + s.Flag + " / " + s.Env
+			return v, "--" + s.Flag
 		}
-		if s.Flag == "" && s.Env != "" {
+		if s.Env != "" {
 			if v := getenv(s.Env); v != "" {
 				return v, s.Env
 			}
@@ -145,6 +148,8 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c.MetricsFile, _ = get(MetricsFile)
 	c.InsecureAPI = getenv(EnvInsecureAPI) == "1"
 	if v, ok := ex[TokenFile.Flag]; ok {
+		c.explicitToken = v
+	} else if v := getenv(TokenFile.Env); v != "" {
 		c.explicitToken = v
 	}
 
@@ -188,11 +193,13 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("%w: syslog %q from %s: want auto, on or off", ErrInvalid, sv, src))
 	}
-	if v, src := get(APIURL); checkURL(v, c.InsecureAPI, true) != nil {
-		errs = append(errs, fmt.Errorf("%w: api url from %s: %v", ErrInvalid, src, checkURL(v, c.InsecureAPI, true)))
+	apiURL, apiSrc := get(APIURL)
+	if _, err := APIBaseURL(apiURL, c.InsecureAPI); err != nil {
+		errs = append(errs, fmt.Errorf("%w: api url from %s: %w", ErrInvalid, apiSrc, err))
 	}
-	if v, src := get(MetadataURL); checkURL(v, true, false) != nil {
-		errs = append(errs, fmt.Errorf("%w: metadata url from %s: %v", ErrInvalid, src, checkURL(v, true, false)))
+	mdURL, mdSrc := get(MetadataURL)
+	if _, err := checkURL(mdURL, true); err != nil {
+		errs = append(errs, fmt.Errorf("%w: metadata url from %s: %w", ErrInvalid, mdSrc, err))
 	}
 	if v, src := get(MetricsFile); v != "" && !strings.HasSuffix(v, ".prom") {
 		// node_exporter's textfile collector reads only *.prom: any other name would be ignored without a word.
@@ -231,29 +238,6 @@ func readConfigFile(path string, named bool) (*File, error) {
 		}
 	}
 	return f, nil
-}
-
-// ErrInsecureURL means the API URL would send the token in clear text.
-var ErrInsecureURL = errors.New("refusing an http:// API URL: the token would cross the network in clear text (set DO_FIP_INSECURE_API=1 only for a simulator)")
-
-func checkURL(raw string, allowHTTP, isAPI bool) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !allowHTTP {
-			return ErrInsecureURL
-		}
-	default:
-		return fmt.Errorf("%q: scheme must be https or http", raw)
-	}
-	if isAPI && u.User != nil {
-		return fmt.Errorf("the URL must not carry credentials")
-	}
-	return nil
 }
 
 // Token finds the API token: a token file named by --token-file or DO_FIP_TOKEN_FILE, then the environment
@@ -307,22 +291,27 @@ func ParseIP(s string) (netip.Addr, error) {
 // ParseIPList parses a comma- or space-separated list of reserved IPs, refusing duplicates.
 func ParseIPList(s string) ([]netip.Addr, error) {
 	var out []netip.Addr
-	seen := map[netip.Addr]bool{}
 	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
 		a, err := ParseIP(f)
 		if err != nil {
 			return nil, err
 		}
-		if seen[a] {
-			return nil, fmt.Errorf("%s is listed twice", a)
+		if out, err = AddIP(out, a); err != nil {
+			return nil, err
 		}
-		seen[a] = true
-		out = append(out, a)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no IP given")
 	}
 	return out, nil
+}
+
+// AddIP appends ip to list; an IP already in it is an error that names it.
+func AddIP(list []netip.Addr, ip netip.Addr) ([]netip.Addr, error) {
+	if slices.Contains(list, ip) {
+		return list, fmt.Errorf("%s is given twice", ip)
+	}
+	return append(list, ip), nil
 }
 
 // ParseDropletID parses a droplet ID: a positive decimal integer.

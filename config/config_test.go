@@ -142,6 +142,22 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
+// The environment sits between flags and the config file: flags are only what the command line gave.
+func TestLoadEnvironmentBetweenFlagAndFile(t *testing.T) {
+	dir := t.TempDir()
+	conf := writeFile(t, dir, "do-fip.conf", "timeout = 30s\nlog_level = warn\n", 0o640)
+	env := func(k string) string {
+		return map[string]string{"DO_FIP_CONFIG": conf, "DO_FIP_TIMEOUT": "45s", "DO_FIP_LOG_LEVEL": "error"}[k]
+	}
+	c, err := Load(Explicit{"log-level": "debug"}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConfigPath != conf || c.Timeout != 45*time.Second || c.LogLevel != "debug" {
+		t.Errorf("config %q, timeout %v, log level %q: want the file from DO_FIP_CONFIG, 45s from the environment over the file, debug from the flag over the environment", c.ConfigPath, c.Timeout, c.LogLevel)
+	}
+}
+
 // Whether the timeout was set at all decides reconcile's deadline; the check-after wait has its default too.
 func TestTimeoutDefaults(t *testing.T) {
 	dir := t.TempDir()
@@ -182,7 +198,7 @@ func TestLoadErrors(t *testing.T) {
 			ex: Explicit{"config": dir}, wantErr: "is a directory", is: ErrInvalid,
 		},
 		"bad timeout names its source": {
-			ex: Explicit{"timeout": "soon"}, wantErr: `timeout "soon" from --timeout / DO_FIP_TIMEOUT`, is: ErrInvalid,
+			ex: Explicit{"timeout": "soon"}, wantErr: `timeout "soon" from --timeout`, is: ErrInvalid,
 		},
 		"negative timeout": {
 			ex: Explicit{"timeout": "-1s"}, wantErr: "want a positive duration", is: ErrInvalid,

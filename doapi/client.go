@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,10 +20,9 @@ import (
 	"github.com/digitalocean/godo"
 	"github.com/rs/zerolog"
 	"golang.org/x/oauth2"
-)
 
-// DefaultBaseURL is DigitalOcean's API.
-const DefaultBaseURL = "https://api.digitalocean.com"
+	"github.com/do-fip/do-fip/config"
+)
 
 // Defaults for Options fields left zero.
 const (
@@ -41,7 +38,7 @@ const (
 type Options struct {
 	Token         string
 	BaseURL       string // default https://api.digitalocean.com
-	AllowInsecure bool   // allow an http:// BaseURL (simulator, tests); refused otherwise with ErrInsecureURL
+	AllowInsecure bool   // allow an http:// BaseURL (simulator, tests); refused otherwise with config.ErrInsecureURL
 	UserAgent     string // "do-fip/VERSION"
 	// Logger receives retry decisions and go-retryablehttp's own lines (at
 	// debug). Never the token. The zero Logger discards.
@@ -94,9 +91,9 @@ func New(o Options) (*Client, error) {
 	if o.Token == "" {
 		return nil, errors.New("no API token")
 	}
-	base, err := checkBaseURL(o.BaseURL, o.AllowInsecure)
+	base, err := config.APIBaseURL(o.BaseURL, o.AllowInsecure)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("api url: %w", err)
 	}
 	switch {
 	case o.RetryMax == 0:
@@ -153,39 +150,6 @@ func New(o Options) (*Client, error) {
 	}
 	c.godo = g
 	return c, nil
-}
-
-// checkBaseURL validates the API URL and returns it with a trailing slash
-// (godo resolves "v2/..." against it, which drops a last path segment
-// without one).
-func checkBaseURL(raw string, allowInsecure bool) (string, error) {
-	if raw == "" {
-		raw = DefaultBaseURL
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", fmt.Errorf("api url %q: %w", raw, err)
-	}
-	if u.User != nil {
-		return "", errors.New("api url must not carry credentials")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !allowInsecure {
-			return "", fmt.Errorf("api url %s: %w", u.Redacted(), ErrInsecureURL)
-		}
-	default:
-		return "", fmt.Errorf("api url %q: scheme must be https", raw)
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("api url %q: no host", raw)
-	}
-	u.RawQuery, u.Fragment = "", ""
-	if !strings.HasSuffix(u.Path, "/") {
-		u.Path += "/"
-	}
-	return u.String(), nil
 }
 
 // Requests is the number of HTTP attempts made so far, retries included.

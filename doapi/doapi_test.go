@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/do-fip/do-fip/config"
 )
 
 var (
@@ -216,13 +218,13 @@ func TestAPIErrors(t *testing.T) {
 		{
 			name: "HTML 502 on read, retried, reduced", call: get6, route: "GET /v2/reserved_ipv6/2001:db8:10::10",
 			reply:    reply{status: 502, body: htmlBadGateway, ctype: "text/html"},
-			requests: 3, sentinel: ErrServer, kind: KindServer,
+			requests: 3, kind: KindServer,
 			wantError: "get 2001:db8:10::10: 502 server error: non-JSON answer (text/html)",
 		},
 		{
 			name: "500 on assign not retried", call: assign4, route: assignRoute4,
 			reply:    reply{status: 500, body: errBody("server_error", "Server was unable to give you a response.")},
-			requests: 1, sentinel: ErrServer, kind: KindServer,
+			requests: 1, kind: KindServer,
 		},
 		{
 			name: "long message capped", call: assign4, route: assignRoute4,
@@ -246,7 +248,7 @@ func TestAPIErrors(t *testing.T) {
 				t.Errorf("errors.Is(%v, %v) = false", err, tc.sentinel)
 			}
 			for _, other := range []error{ErrUnauthorized, ErrForbidden, ErrNotFound, ErrPendingEvent,
-				ErrUnprocessable, ErrRateLimited, ErrServer} {
+				ErrUnprocessable, ErrRateLimited} {
 				if other != tc.sentinel && errors.Is(err, other) {
 					t.Errorf("error also matches %v", other)
 				}
@@ -632,11 +634,11 @@ func TestNew(t *testing.T) {
 	}{
 		{name: "default URL", o: Options{Token: testToken}},
 		{name: "https", o: Options{Token: testToken, BaseURL: "https://api.example.test/"}},
-		{name: "http refused", o: Options{Token: testToken, BaseURL: "http://127.0.0.1:8080"}, wantErr: ErrInsecureURL},
+		{name: "http refused", o: Options{Token: testToken, BaseURL: "http://127.0.0.1:8080"}, wantErr: config.ErrInsecureURL},
 		{name: "http allowed", o: Options{Token: testToken, BaseURL: "http://127.0.0.1:8080", AllowInsecure: true}},
 		{name: "no token", o: Options{}, errText: "no API token"},
 		{name: "other scheme", o: Options{Token: testToken, BaseURL: "ftp://api.example.test"}, errText: "scheme"},
-		{name: "no host", o: Options{Token: testToken, BaseURL: "https://"}, errText: "no host"},
+		{name: "no host", o: Options{Token: testToken, BaseURL: "https://"}, errText: "is not an absolute URL"},
 		{name: "credentials in URL", o: Options{Token: testToken, BaseURL: "https://u:p@api.example.test"}, errText: "credentials"},
 	}
 	for _, tc := range tests {

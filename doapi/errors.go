@@ -9,13 +9,17 @@ import (
 	"time"
 
 	"github.com/digitalocean/godo"
+
+	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/logging"
 )
 
 // Kind classifies an API refusal so that callers branch on what it means
 // rather than on status codes.
 type Kind int
 
-// Kinds of API errors; each has a sentinel usable with errors.Is.
+// Kinds of API errors. Those callers branch on have a sentinel usable with errors.Is; KindServer and KindOther
+// only name the answer in error texts (a 5xx is retried below the caller, never branched on).
 const (
 	KindOther         Kind = iota // any other non-2xx answer
 	KindUnauthorized              // 401
@@ -27,7 +31,7 @@ const (
 	KindServer                    // 5xx
 )
 
-// Sentinels matched by *APIError through errors.Is, plus ErrInsecureURL from New.
+// Sentinels matched by *APIError through errors.Is.
 var (
 	ErrUnauthorized  = errors.New("unauthorized")
 	ErrForbidden     = errors.New("forbidden")
@@ -35,8 +39,6 @@ var (
 	ErrPendingEvent  = errors.New("pending event")
 	ErrUnprocessable = errors.New("unprocessable")
 	ErrRateLimited   = errors.New("rate limited")
-	ErrServer        = errors.New("server error")
-	ErrInsecureURL   = errors.New("refusing an http:// API URL: the token would cross the network in clear text")
 	// ErrUnexpected: a well-formed answer that does not fit the question (about another IP). Asking again is
 	// not expected to help.
 	ErrUnexpected = errors.New("unexpected answer")
@@ -66,8 +68,6 @@ func (k Kind) sentinel() error {
 		return ErrUnprocessable
 	case KindRateLimited:
 		return ErrRateLimited
-	case KindServer:
-		return ErrServer
 	}
 	return nil
 }
@@ -201,22 +201,7 @@ func wrapErr(op string, err error, redact func(string) string) error {
 }
 
 // cleanMessage makes s one printable line of at most maxMessage characters.
-func cleanMessage(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > maxMessage {
-		s = string(r[:maxMessage])
-	}
-	return s
-}
+func cleanMessage(s string) string { return logging.OneLine(s, maxMessage) }
 
 // Hint returns a one-line suggestion for a person reading err, or "" when
 // there is nothing more useful to say than the error itself.
@@ -224,7 +209,7 @@ func Hint(err error) string {
 	if errors.Is(err, ErrCertificate) {
 		return "the API's certificate is not trusted by this machine: check its CA certificates (the ca-certificates package) and that nothing intercepts HTTPS; do-fip never skips the check"
 	}
-	if errors.Is(err, ErrInsecureURL) {
+	if errors.Is(err, config.ErrInsecureURL) {
 		return "use an https:// API URL; plain http is only for a local simulator (DO_FIP_INSECURE_API=1)"
 	}
 	var ae *APIError

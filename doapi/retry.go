@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/rs/zerolog"
+
+	"github.com/do-fip/do-fip/backoff"
 )
 
 // maxHeaderWait bounds a wait the server asks for: DigitalOcean's widest rate
@@ -158,7 +160,8 @@ func (t *retryTransport) waitFor(attempt int, resp *http.Response, now time.Time
 	if d, ok := serverWait(resp, now); ok {
 		return d + spread(d)
 	}
-	return jitter(attempt, t.waitMin, t.waitMax)
+	// Full jitter keeps the two nodes of a pair (and every other user of the token) from retrying in lockstep.
+	return backoff.Policy{Min: t.waitMin, Max: t.waitMax, Jitter: true}.Wait(attempt)
 }
 
 // maxSpread bounds the spread added to a server's wait.
@@ -205,24 +208,6 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 		return max(at.Sub(now), 0), true
 	}
 	return 0, false
-}
-
-// jitter is exponential backoff with full jitter: a random wait between lo and
-// lo·2^(attempt-1), capped at hi. Random waits keep the two nodes of a pair
-// (and every other user of the token) from retrying in lockstep.
-func jitter(attempt int, lo, hi time.Duration) time.Duration {
-	if hi < lo {
-		hi = lo
-	}
-	ceil := lo
-	for i := 1; i < attempt && ceil < hi; i++ {
-		ceil *= 2
-	}
-	ceil = min(ceil, hi)
-	if ceil <= lo {
-		return lo
-	}
-	return lo + rand.N(ceil-lo+1)
 }
 
 // leveledLogger sends go-retryablehttp's own lines to zerolog. They all go to

@@ -93,24 +93,3 @@ func TestServerWaitIsSpread(t *testing.T) {
 	}
 }
 
-func TestJitterGrowsAndStaysInBounds(t *testing.T) {
-	const lo, hi = 10 * time.Millisecond, 80 * time.Millisecond
-	for attempt := 1; attempt <= 10; attempt++ {
-		ceil := min(lo<<(attempt-1), hi)
-		var top time.Duration
-		for range 500 {
-			d := jitter(attempt, lo, hi)
-			if d < lo || d > ceil {
-				t.Fatalf("attempt %d: %v outside [%v, %v]", attempt, d, lo, ceil)
-			}
-			top = max(top, d)
-		}
-		// Full jitter spreads over the whole range; 500 draws reach its top half.
-		if attempt > 1 && top < lo+(ceil-lo)/2 {
-			t.Errorf("attempt %d: largest of 500 waits %v, want spread up to %v", attempt, top, ceil)
-		}
-	}
-	if got := jitter(3, hi, lo); got != hi {
-		t.Errorf("max below min: %v, want %v", got, hi)
-	}
-}

@@ -14,13 +14,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/do-fip/do-fip/backoff"
 	"github.com/do-fip/do-fip/doapi"
 	"github.com/do-fip/do-fip/metadata"
 )
@@ -423,12 +423,7 @@ func (r *run) deadline(ctx context.Context, last error) error {
 // returns early with landed set when the metadata service shows the IP here.
 func (r *run) wait(ctx context.Context) (landed bool, err error) {
 	r.retry++
-	d := r.t.RetryMin << min(r.retry-1, 10)
-	if d > r.t.RetryMax || d <= 0 {
-		d = r.t.RetryMax
-	}
-	d = d/2 + rand.N(d/2+1)
-	timer := time.NewTimer(d)
+	timer := time.NewTimer(backoff.Policy{Min: r.t.RetryMin, Max: r.t.RetryMax, Jitter: true}.Wait(r.retry))
 	defer timer.Stop()
 	tick, stopTick := r.metadataTicker()
 	defer stopTick()

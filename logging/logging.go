@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -101,9 +102,6 @@ func New(o Options) *Logger {
 	return l
 }
 
-// Discard is a logger that writes nowhere, for library defaults and tests.
-func Discard() zerolog.Logger { return zerolog.Nop() }
-
 func syslogAvailable() bool {
 	for _, p := range []string{"/dev/log", "/var/run/syslog", "/var/run/log"} {
 		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
@@ -120,3 +118,24 @@ func isTerminal(w io.Writer) bool {
 
 // Since returns the milliseconds elapsed since t, for the elapsed_ms field.
 func Since(t time.Time) int64 { return time.Since(t).Milliseconds() }
+
+// OneLine makes text from outside (an API's error message, a response body, an error) fit one log line: line
+// breaks and tabs become spaces, other control characters go, runs of white space fold into one, and a max
+// above 0 caps the length in characters. A line that keepalived users read in syslog must not be split or
+// forged by what a server sent.
+func OneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); max > 0 && len(r) > max {
+		s = string(r[:max])
+	}
+	return s
+}

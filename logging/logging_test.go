@@ -80,3 +80,22 @@ func TestFallbackWhenNoOtherSink(t *testing.T) {
 		t.Error("fallback written although a log file was given")
 	}
 }
+
+func TestOneLine(t *testing.T) {
+	tests := []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"plain", 0, "plain"},
+		{"two\nlines\r\n\tindented", 0, "two lines indented"},
+		{"bell\a and \x1b[31mred", 0, "bell and [31mred"},
+		{"  spaced   out  ", 0, "spaced out"},
+		{"ééééé", 4, "éééé"},
+	}
+	for _, tc := range tests {
+		if got := OneLine(tc.in, tc.max); got != tc.want {
+			t.Errorf("OneLine(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}

@@ -19,10 +19,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// DefaultBaseURL is the link-local address every droplet reaches its metadata at.
-const DefaultBaseURL = "http://169.254.169.254"
+	"github.com/do-fip/do-fip/backoff"
+	"github.com/do-fip/do-fip/config"
+	"github.com/do-fip/do-fip/logging"
+)
 
 const (
 	// DigitalOcean's own metadata client uses 2 s: the service is on the
@@ -105,11 +106,11 @@ type Client struct {
 	retryWait time.Duration
 }
 
-// NewClient returns a client for DefaultBaseURL with a 2 s per-request timeout,
+// NewClient returns a client for config.DefaultMetadataURL with a 2 s per-request timeout,
 // 3 attempts and waits of 100ms, 200ms, ... between them.
 func NewClient(opts ...Option) *Client {
 	c := &Client{
-		baseURL:   DefaultBaseURL,
+		baseURL:   config.DefaultMetadataURL,
 		attempts:  defaultAttempts,
 		retryWait: defaultRetryWait,
 	}
@@ -141,7 +142,6 @@ type Metadata struct {
 	AnchorIPv4   string // empty on droplets without an anchor IP (old or custom-image droplets)
 	ReservedIPv4 ReservedIP
 	ReservedIPv6 ReservedIP
-	FloatingIPv4 ReservedIP // legacy name of ReservedIPv4, same values
 }
 
 // wire shapes of /metadata/v1.json (only the fields we read).
@@ -161,9 +161,6 @@ type wireMetadata struct {
 			} `json:"anchor_ipv4"`
 		} `json:"public"`
 	} `json:"interfaces"`
-	FloatingIP struct {
-		IPv4 wireIP `json:"ipv4"`
-	} `json:"floating_ip"`
 	ReservedIP struct {
 		IPv4 wireIP `json:"ipv4"`
 		IPv6 wireIP `json:"ipv6"`
@@ -190,7 +187,6 @@ func (c *Client) Get(ctx context.Context) (*Metadata, error) {
 		Region:       w.Region,
 		ReservedIPv4: ReservedIP{Active: w.ReservedIP.IPv4.Active, IP: w.ReservedIP.IPv4.IPAddress},
 		ReservedIPv6: ReservedIP{Active: w.ReservedIP.IPv6.Active, IP: w.ReservedIP.IPv6.IPAddress},
-		FloatingIPv4: ReservedIP{Active: w.FloatingIP.IPv4.Active, IP: w.FloatingIP.IPv4.IPAddress},
 	}
 	for _, p := range w.Interfaces.Public {
 		if p.AnchorIPv4 != nil && p.AnchorIPv4.IPAddress != "" {
@@ -237,9 +233,9 @@ func (c *Client) urlPath(path string) string {
 // fetch GETs path, retrying what may be transient (no answer, timeout, 5xx)
 // up to the configured attempts and never past ctx.
 func (c *Client) fetch(ctx context.Context, path string) ([]byte, error) {
-	wait := c.retryWait
 	var last error
 	for attempt := 1; ; attempt++ {
+		wait := backoff.Policy{Min: c.retryWait, Max: c.retryWait << 10}.Wait(attempt)
 		body, status, err := c.once(ctx, path)
 		if err == nil {
 			return body, nil
@@ -252,14 +248,9 @@ func (c *Client) fetch(ctx context.Context, path string) ([]byte, error) {
 		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
 			return nil, last
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff.Sleep(ctx, wait) != nil {
 			return nil, last
-		case <-t.C:
 		}
-		wait *= 2
 	}
 }
 
@@ -318,17 +309,5 @@ func stripURL(err error) error {
 
 // oneLine reduces a body to one printable line of at most maxErrorBody bytes.
 func oneLine(b []byte) string {
-	if len(b) > maxErrorBody {
-		b = b[:maxErrorBody]
-	}
-	s := strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' {
-			return ' '
-		}
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, string(b))
-	return strings.Join(strings.Fields(s), " ")
+	return logging.OneLine(string(b[:min(len(b), maxErrorBody)]), 0)
 }

@@ -86,7 +86,6 @@ func TestGetDecodesV1JSON(t *testing.T) {
 		AnchorIPv4:   "10.17.0.160",
 		ReservedIPv4: ReservedIP{Active: true, IP: "203.0.113.10"},
 		ReservedIPv6: ReservedIP{},
-		FloatingIPv4: ReservedIP{Active: true, IP: "203.0.113.10"},
 	}
 	if *m != want {
 		t.Fatalf("got %+v\nwant %+v", *m, want)
@@ -104,7 +103,7 @@ func TestGetWithoutAnchorOrReservedIP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.AnchorIPv4 != "" || m.ReservedIPv4.Active || m.FloatingIPv4.Active {
+	if m.AnchorIPv4 != "" || m.ReservedIPv4.Active {
 		t.Errorf("got %+v, want no anchor and no IPv4", *m)
 	}
 	if m.ReservedIPv6 != (ReservedIP{Active: true, IP: "2001:db8:10::10"}) {
@@ -333,7 +332,7 @@ func TestCanceledContextSendsNothing(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := NewClient()
-	if c.baseURL != DefaultBaseURL || c.attempts != 3 || c.retryWait != 100*time.Millisecond {
+	if c.baseURL != "http://169.254.169.254" || c.attempts != 3 || c.retryWait != 100*time.Millisecond {
 		t.Errorf("defaults = %q %d %v", c.baseURL, c.attempts, c.retryWait)
 	}
 	if c.http.Timeout != 2*time.Second {

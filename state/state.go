@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/do-fip/do-fip/backoff"
 )
 
 // ErrUnusable means the state directory cannot be created or written.
@@ -100,8 +102,8 @@ func (d *Dir) LockIP(ctx context.Context, ip netip.Addr) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	wait := 2 * time.Millisecond
-	for {
+	poll := backoff.Policy{Min: 2 * time.Millisecond, Max: 50 * time.Millisecond}
+	for attempt := 1; ; attempt++ {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
 			return &Lock{f: f}, nil
@@ -110,14 +112,9 @@ func (d *Dir) LockIP(ctx context.Context, ip netip.Addr) (*Lock, error) {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", ip, err)
 		}
-		select {
-		case <-ctx.Done():
+		if err := backoff.Sleep(ctx, poll.Wait(attempt)); err != nil {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: waiting for another do-fip run: %w", ip, ctx.Err())
-		case <-time.After(wait):
-		}
-		if wait < 50*time.Millisecond {
-			wait *= 2
+			return nil, fmt.Errorf("lock %s: waiting for another do-fip run: %w", ip, err)
 		}
 	}
 }
