@@ -92,4 +92,3 @@ func TestServerWaitIsSpread(t *testing.T) {
 		t.Fatalf("200 waits span only %v, want the fleet spread over several seconds", hi-lo)
 	}
 }
-
