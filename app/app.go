@@ -27,11 +27,16 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 		version = "unknown" // an empty version would hide --version
 	}
 	a := newApp(version, stdout, stderr)
-	err := a.RunContext(ctx, args)
+	run := &runHolder{}
+	err := a.RunContext(context.WithValue(ctx, runKey{}, run), args)
+	code := exitCode(err)
+	if run.env != nil {
+		// Every command that read its configuration ends here: its history entry and metrics, then its logs.
+		run.env.finish(ctx, version, code)
+	}
 	if err == nil {
 		return ExitOK
 	}
-	code := exitCode(err)
 	if !errors.Is(err, errReported) {
 		// Not logged yet (bad arguments, bad configuration): keepalived discards stderr, so syslog gets it too.
 		l := logging.New(logging.Options{Level: "info", Syslog: "auto", Command: commandName(args)})
@@ -113,6 +118,8 @@ type env struct {
 	log    *logging.Logger
 	stdout io.Writer
 	getenv func(string) string
+	// obs is what the run did, for its history entry and metrics (observe.go).
+	obs observed
 }
 
 // setup resolves the configuration and opens the logs. A configuration error is still logged (to syslog with
@@ -127,10 +134,17 @@ func setup(c *cli.Context, command string) (*env, error) {
 	}
 	l := logging.New(logging.Options{Level: cfg.LogLevel, File: cfg.LogFile, Syslog: cfg.Syslog,
 		Stderr: c.App.ErrWriter, Command: command, Fallback: fallbackLog(cfg)})
-	return &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: os.Getenv}, nil
+	e := &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: os.Getenv}
+	e.observe(c, command)
+	return e, nil
 }
 
-func (e *env) close() { e.log.Close() }
+// close closes the logs, unless Run closes them once it has written the run's history and metrics.
+func (e *env) close() {
+	if !e.obs.owned {
+		e.log.Close()
+	}
+}
 
 // fallbackLog is where a run logs when it has neither syslog nor a log file (syslog off, or no /dev/log as in
 // some containers): keepalived discards stderr, so without it a failover would leave no trace.
@@ -152,6 +166,7 @@ func setupWithIPs(c *cli.Context, command string, given []netip.Addr) (*env, []n
 	if len(ips) == 0 {
 		ips = e.cfg.IPs
 	}
+	e.obs.ips = ips
 	if len(ips) == 0 {
 		err := e.fail(c.App.ErrWriter, usageErr("no reserved IP given: pass it as an argument or --ip, set DO_FIP_IPS, or set 'ips' in %s", e.cfg.ConfigPath))
 		e.close()
@@ -163,6 +178,7 @@ func setupWithIPs(c *cli.Context, command string, given []netip.Addr) (*env, []n
 // fail logs err with its exit code and hint, prints it for a person, and marks it reported.
 func (e *env) fail(w io.Writer, err error) error {
 	code := exitCode(err)
+	e.obs.failed(code, err)
 	ev := e.log.Record.Error().Str("event", "failed").Int("exit_code", code)
 	if h := hintFor(err); h != "" {
 		ev = ev.Str("hint", h)
@@ -191,6 +207,7 @@ func (e *env) apiClient(version string) (*doapi.Client, error) {
 	if err != nil {
 		return nil, &exitError{code: ExitConfig, err: err}
 	}
+	e.obs.apis = append(e.obs.apis, c)
 	return c, nil
 }
 
@@ -204,6 +221,8 @@ func (e *env) stateDir() (*state.Dir, error) {
 		return nil, &exitError{code: ExitConfig, err: fmt.Errorf("state dir %s: %w", e.cfg.StateDir, err),
 			hint: "create it for the user keepalived runs scripts as (keepalived_script), or set --state-dir"}
 	}
+	e.obs.stateDir = true
+	d.ObserveAssigns(e.obs.assigned)
 	return d, nil
 }
 

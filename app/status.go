@@ -21,9 +21,11 @@ func statusCommand() *cli.Command {
 		Usage: "show who holds each reserved IP, what this node thinks, and what happened last",
 		Description: "Asks the metadata service about this droplet and the API about each reserved IP\n" +
 			"(configured ones, else the ones the metadata service shows here), and reads the record of the\n" +
-			"last assign from the state dir. Read-only: it never moves anything.",
+			"last assign from the state dir. Read-only: it never moves anything. --history shows the last\n" +
+			"50 transitions and moves recorded on this node instead, without asking anything.",
 		Flags: append(commonFlags(), dropletIDFlag(),
-			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}),
+			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"},
+			&cli.BoolFlag{Name: "history", Usage: "show the last transitions and moves on this node, oldest first (from the state dir only)"}),
 		Action: runStatus,
 	}
 }
@@ -74,6 +76,9 @@ func runStatus(c *cli.Context) error {
 		return err
 	}
 	defer e.close()
+	if c.Bool("history") {
+		return e.showHistory(c)
+	}
 	ctx, cancel := e.deadline(c.Context)
 	defer cancel()
 	if len(ips) == 0 {

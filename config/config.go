@@ -58,12 +58,14 @@ var (
 		Usage: "after the API accepted a move, how long to wait for the metadata service to show it before reading the action (an errored move never shows there)"}
 	DropletID = Setting{Flag: "droplet-id", Env: "DO_FIP_DROPLET_ID", Key: KeyDropletID,
 		Usage: "this droplet's ID (default: ask the metadata service)"}
+	MetricsFile = Setting{Flag: "metrics-file", Env: "DO_FIP_METRICS_FILE", Key: KeyMetricsFile,
+		Usage: "after every notify, assign and reconcile, write Prometheus metrics to this file (node_exporter's textfile collector; name ends in .prom)"}
 	IPs = Setting{Env: "DO_FIP_IPS", Key: KeyIPs,
 		Usage: "reserved IPs to manage, comma-separated"}
 )
 
 // Common lists the settings that every command takes as flags.
-var Common = []Setting{ConfigFile, TokenFile, APIURL, MetadataURL, StateDir, LogFile, LogLevel, Syslog, Timeout, CheckAfter}
+var Common = []Setting{ConfigFile, TokenFile, APIURL, MetadataURL, StateDir, LogFile, LogLevel, Syslog, Timeout, CheckAfter, MetricsFile}
 
 // Secret holds the API token. Its String and MarshalJSON never show it, so a token printed by mistake shows as a
 // placeholder instead.
@@ -92,6 +94,7 @@ type Config struct {
 	TimeoutIsDefault bool
 	CheckAfter       time.Duration
 	DropletID        int
+	MetricsFile      string // empty: no metrics
 	InsecureAPI      bool
 
 	file          *File
@@ -142,6 +145,7 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	c.LogFile, _ = get(LogFile)
 	c.LogLevel, _ = get(LogLevel)
 	c.Syslog, _ = get(Syslog)
+	c.MetricsFile, _ = get(MetricsFile)
 	c.InsecureAPI = getenv(EnvInsecureAPI) == "1"
 	if v, ok := ex[TokenFile.Flag]; ok {
 		c.explicitToken = v
@@ -196,6 +200,10 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	mdURL, mdSrc := get(MetadataURL)
 	if _, err := checkURL(mdURL, true); err != nil {
 		errs = append(errs, fmt.Errorf("%w: metadata url from %s: %w", ErrInvalid, mdSrc, err))
+	}
+	if v, src := get(MetricsFile); v != "" && !strings.HasSuffix(v, ".prom") {
+		// node_exporter's textfile collector reads only *.prom: any other name would be ignored without a word.
+		errs = append(errs, fmt.Errorf("%w: metrics file %q from %s: its name must end in .prom, the only files node_exporter reads", ErrInvalid, v, src))
 	}
 	if len(errs) > 0 {
 		return nil, errs[0]

@@ -16,7 +16,7 @@ import (
 // failover hook's config must not silently fall back to a default.
 var fileKeys = []string{
 	KeyIPs, KeyToken, KeyTokenFile, KeyAPIURL, KeyMetadataURL, KeyStateDir, KeyLogFile, KeyLogLevel,
-	KeySyslog, KeyTimeout, KeyCheckAfter, KeyDropletID,
+	KeySyslog, KeyTimeout, KeyCheckAfter, KeyDropletID, KeyMetricsFile,
 }
 
 // Config file keys.
@@ -33,6 +33,7 @@ const (
 	KeyTimeout     = "timeout"
 	KeyCheckAfter  = "check_after"
 	KeyDropletID   = "droplet_id"
+	KeyMetricsFile = "metrics_file"
 )
 
 // maxFileSize bounds what is read from a config file; a real one is a few hundred bytes.

@@ -79,6 +79,7 @@ type Client struct {
 	godo     *godo.Client
 	token    string // only to redact it from text the server sends back
 	requests atomic.Int64
+	classes  [len(StatusClasses)]atomic.Int64
 
 	mu     sync.Mutex
 	legacy map[netip.Addr]bool // IPv4s only /v2/floating_ips answers for
@@ -119,7 +120,7 @@ func New(o Options) (*Client, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	inner := &http.Client{
 		Timeout:       o.AttemptTimeout,
-		Transport:     countingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), n: &c.requests},
+		Transport:     countingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), n: &c.requests, classes: &c.classes},
 		CheckRedirect: noRedirect,
 	}
 	retry := &retryTransport{
@@ -153,6 +154,20 @@ func New(o Options) (*Client, error) {
 
 // Requests is the number of HTTP attempts made so far, retries included.
 func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// StatusClasses names the classes RequestsByClass counts: "error" is an attempt that got no answer (connection
+// refused or reset, timeout, TLS failure).
+var StatusClasses = [...]string{"error", "2xx", "3xx", "4xx", "5xx"}
+
+// RequestsByClass returns the HTTP attempts made so far by the class of their answer, indexed like
+// StatusClasses.
+func (c *Client) RequestsByClass() [len(StatusClasses)]int64 {
+	var out [len(StatusClasses)]int64
+	for i := range c.classes {
+		out[i] = c.classes[i].Load()
+	}
+	return out
+}
 
 // Rate is the rate-limit state from the last answer seen.
 func (c *Client) Rate() Rate {

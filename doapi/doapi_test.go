@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -785,5 +786,27 @@ func TestGetIPAnswerForAnotherAddress(t *testing.T) {
 				t.Fatalf("GetIP = %+v, %v; want an error saying %q", got, err, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestRequestsByClass(t *testing.T) {
+	const get = "GET /v2/reserved_ips/203.0.113.10"
+	f := newFake(t, map[string][]reply{get: {
+		{drop: true}, // first: net/http retries a request a reused connection dropped, and would hide it
+		{status: 500, body: errBody("server_error", "Server was unable to give you a response.")},
+		{status: 429, body: errBody("too_many_requests", "API rate limit exceeded."), headers: map[string]string{"Retry-After": "0"}},
+		{status: 200, body: reservedIPAssigned},
+	}})
+	c, _ := f.client(func(o *Options) { o.RetryMax = 4 })
+	if err := get4(c); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for i, n := range c.RequestsByClass() {
+		got[StatusClasses[i]] = n
+	}
+	want := map[string]int64{"error": 1, "2xx": 1, "3xx": 0, "4xx": 1, "5xx": 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("RequestsByClass = %v, want %v", got, want)
 	}
 }

@@ -238,13 +238,20 @@ func (g leveledLogger) emit(level, msg string, kv []any) {
 	e.Msg(msg)
 }
 
-// countingTransport counts HTTP attempts, retries included.
+// countingTransport counts HTTP attempts, retries included, and their answers by status class.
 type countingTransport struct {
-	base http.RoundTripper
-	n    *atomic.Int64
+	base    http.RoundTripper
+	n       *atomic.Int64
+	classes *[len(StatusClasses)]atomic.Int64
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.n.Add(1)
-	return t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req)
+	i := 0 // "error": no answer at all
+	if err == nil && resp.StatusCode >= 200 && resp.StatusCode < 600 {
+		i = resp.StatusCode/100 - 1
+	}
+	t.classes[i].Add(1)
+	return resp, err
 }

@@ -90,6 +90,7 @@ func (n *node) writeDoFipConf(apiURL string) {
 		"timeout = 30s",
 		// The lab's moves take about 1 s, not DigitalOcean's 10-15 s: an errored one is looked for sooner.
 		"check_after = 3s",
+		"metrics_file = " + n.metricsFile(),
 		"",
 	}, "\n")
 	for path, content := range map[string]string{token: e2eToken() + "\n", conf: body} {

@@ -53,6 +53,8 @@ type lab struct {
 	// simulator completed it; a test that changes it there changes it here, and 0 makes
 	// the harness time moves by polling alone.
 	latency time.Duration
+	// ruleChecked: the end-of-scenario alert rule check ran (metrics_test.go).
+	ruleChecked bool
 }
 
 // node is one load balancer: a namespace, a keepalived, and do-fip's files.
@@ -280,12 +282,12 @@ func (n *node) writeFiles(opt labOptions) {
 	t := n.lab.t
 	t.Helper()
 	uid, gid := scriptIDs(t)
-	for _, d := range []string{n.dir, n.stateDir(), filepath.Dir(n.logFile())} {
+	for _, d := range []string{n.dir, n.stateDir(), filepath.Dir(n.logFile()), n.metricsDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, d := range []string{n.stateDir(), filepath.Dir(n.logFile())} {
+	for _, d := range []string{n.stateDir(), filepath.Dir(n.logFile()), n.metricsDir()} {
 		if err := os.Chown(d, uid, gid); err != nil {
 			t.Fatal(err)
 		}
@@ -330,6 +332,7 @@ func (n *node) start() {
 	t.Helper()
 	n.starts++
 	n.ka = startKeepalived(t, n.ns, fmt.Sprintf("%s-keepalived-%d", n.name, n.starts), n.dir, n.confFile(), n.env())
+	t.Cleanup(n.lab.ruleQuietAtEnd)
 }
 
 // startKeepalived runs the keepalived under test with conf in namespace ns (see kaUnderTest.argv).

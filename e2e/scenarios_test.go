@@ -129,6 +129,7 @@ func TestFlapping(t *testing.T) {
 	}
 	t.Logf("%d keepalived transitions, %d assign POSTs, %d do-fip runs superseded during the flapping",
 		transitions, len(l.sim.assignPosts(l.nodes[0].dropletID, t0))+len(l.sim.assignPosts(l.nodes[1].dropletID, t0)), superseded)
+	l.wantHistoryOfTransitions(t0)
 }
 
 // Scenario 6: split brain. The VRRP link between the nodes is cut while both still reach

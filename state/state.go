@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -22,7 +23,8 @@ var ErrUnusable = errors.New("state directory unusable")
 
 // Dir is an open state directory.
 type Dir struct {
-	path string
+	path     string
+	onAssign func(AssignRecord)
 }
 
 // Open creates the directory if needed (mode 0750) and checks that this user can write to it. The check runs
@@ -157,10 +159,18 @@ type AssignRecord struct {
 
 const lastAssignFile = "last-assign.json"
 
-// WriteLastAssign replaces the record of the last assign atomically (write a temp file, then rename).
+// WriteLastAssign replaces the record of the last assign atomically (write a temp file, then rename), and
+// hands it to the function set with ObserveAssigns.
 func (d *Dir) WriteLastAssign(r AssignRecord) error {
+	if d.onAssign != nil {
+		d.onAssign(r)
+	}
 	return d.writeJSON(lastAssignFile, r)
 }
+
+// ObserveAssigns makes WriteLastAssign hand every record to f too: this run's history entry and metrics are
+// built from the same record that status shows.
+func (d *Dir) ObserveAssigns(f func(AssignRecord)) { d.onAssign = f }
 
 // LastAssign reads the record of the last assign; it returns (nil, nil) when there is none.
 func (d *Dir) LastAssign() (*AssignRecord, error) {
@@ -172,29 +182,19 @@ func (d *Dir) LastAssign() (*AssignRecord, error) {
 	return &r, err
 }
 
-func (d *Dir) writeJSON(name string, v any) error {
+// writeJSON replaces name with v, readable by the group so an operator in keepalived_script's group can run
+// status.
+func (d *Dir) writeJSON(name string, v any) error { return d.writeJSONMode(name, v, 0o640) }
+
+func (d *Dir) writeJSONMode(name string, v any, mode os.FileMode) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d.path, "."+name+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", name, unwrapPathErr(err))
-	}
-	tmp := f.Name()
-	_, werr := f.Write(append(data, '\n'))
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %v", name, errors.Join(werr, cerr))
-	}
-	// Readable by the group so an operator in keepalived_script's group can run status.
-	_ = os.Chmod(tmp, 0o640)
-	if err := os.Rename(tmp, filepath.Join(d.path, name)); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
+	return WriteAtomic(filepath.Join(d.path, name), mode, false, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
+		return err
+	})
 }
 
 func (d *Dir) readJSON(name string, v any) (bool, error) {
