@@ -672,3 +672,18 @@ func TestGlobalOptionsBeforeTheCommand(t *testing.T) {
 		t.Errorf("--timeout before the command not used:\n%s", h.logFile())
 	}
 }
+
+// status with a rejected token exits 4 (auth), as the README's table says, with an error and a hint line.
+func TestStatusRejectedTokenExits4(t *testing.T) {
+	h := newHarness(t)
+	h.env["DIGITALOCEAN_ACCESS_TOKEN"] = "dop_v1_" + strings.Repeat("2", 64)
+	r := h.run("status", ipv4)
+	h.wantCode(r, 4)
+	if !strings.Contains(r.stderr, "do-fip: error:") || !strings.Contains(r.stderr, "401") || !strings.Contains(r.stderr, "hint: check the token") {
+		t.Errorf("stderr %q, want the 401 and a hint", r.stderr)
+	}
+	// The report is still printed.
+	if !strings.Contains(r.stdout, ipv4) {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}

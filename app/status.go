@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/do-fip/do-fip/engine"
 	"github.com/do-fip/do-fip/metadata"
 	"github.com/do-fip/do-fip/state"
 )
@@ -57,6 +58,7 @@ type IPStatus struct {
 	KeepalivedState string            `json:"keepalived_state,omitempty"`
 	LastTransition  *state.Transition `json:"last_transition,omitempty"`
 	Error           string            `json:"error,omitempty"`
+	err             error             // Error with its class, for the exit code and the hint
 }
 
 // RateStatus is the API rate limit as of the last answer.
@@ -130,7 +132,7 @@ func runStatus(c *cli.Context) error {
 			defer wg.Done()
 			info, err := api.GetIP(ctx, ip)
 			if err != nil {
-				s.Error = oneLine(err.Error())
+				s.Error, s.err = oneLine(err.Error()), err
 				return
 			}
 			s.HolderDropletID, s.HolderName, s.Region, s.Locked = info.DropletID, info.DropletName, info.Region, info.Locked
@@ -167,10 +169,8 @@ func runStatus(c *cli.Context) error {
 	if apiErr != nil {
 		return e.fail(c.App.ErrWriter, apiErr)
 	}
-	for _, s := range st.IPs {
-		if s.Error != "" {
-			return reported{fmt.Errorf("%s", s.Error)}
-		}
+	if err := worstIPError(st.IPs); err != nil {
+		return e.fail(c.App.ErrWriter, err)
 	}
 	if md == nil && st.DropletID == 0 {
 		return reported{fmt.Errorf("%w", metadata.ErrUnavailable)}
@@ -188,13 +188,32 @@ func metadataIPs(m *metadata.Metadata) []netip.Addr {
 	return out
 }
 
+// heldIn says whether the droplet the metadata describes holds ip.
 func heldIn(m *metadata.Metadata, ip netip.Addr) bool {
-	r := m.ReservedIPv4
-	if ip.Is6() {
-		r = m.ReservedIPv6
+	return engine.SeenIn(m, m.DropletID, ip) == engine.Here
+}
+
+// worstIPError is the per-IP error status exits with: the one whose cause a person must fix first (the token,
+// then a refusal, then anything else), so that the exit code is the documented one for that cause.
+func worstIPError(ips []IPStatus) error {
+	rank := func(err error) int {
+		switch exitCode(err) {
+		case ExitAuth:
+			return 0
+		case ExitRefused:
+			return 1
+		case ExitTimeout:
+			return 2
+		}
+		return 3
 	}
-	got, err := netip.ParseAddr(r.IP)
-	return r.Active && err == nil && got == ip
+	var worst error
+	for _, s := range ips {
+		if s.err != nil && (worst == nil || rank(s.err) < rank(worst)) {
+			worst = s.err
+		}
+	}
+	return worst
 }
 
 func printStatus(w io.Writer, st *Status) {
