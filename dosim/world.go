@@ -24,9 +24,12 @@ type World struct {
 	// ReadOnlyTokens authenticate but lack write scopes: any POST answers 403, as DigitalOcean does for a
 	// custom-scoped token without reserved_ip:update.
 	ReadOnlyTokens []string
-	ActionLatency  time.Duration // how long an action stays in-progress
-	RatePerMinute  int           // burst limit per token; 0 means DefaultRatePerMinute
-	RatePerHour    int           // hourly limit per token; 0 means DefaultRatePerHour
+	// ScopedTokens are custom-scoped tokens: each maps to its scopes ("reserved_ip:read", "actions:read", ...).
+	// A request the token's scopes do not cover answers 403, as on DigitalOcean (see scopes.go).
+	ScopedTokens  map[string][]string
+	ActionLatency time.Duration // how long an action stays in-progress
+	RatePerMinute int           // burst limit per token; 0 means DefaultRatePerMinute
+	RatePerHour   int           // hourly limit per token; 0 means DefaultRatePerHour
 	// LegacyOnly makes the reserved_ips and reserved_ipv6 endpoints answer 404 so only /v2/floating_ips works,
 	// like an API that predates the 2022 rename.
 	LegacyOnly bool
@@ -79,20 +82,21 @@ func DemoWorld() World {
 
 // worldJSON is World's file form; durations are strings such as "1.5s".
 type worldJSON struct {
-	Tokens         []string     `json:"tokens"`
-	ReadOnlyTokens []string     `json:"read_only_tokens,omitempty"`
-	ActionLatency  string       `json:"action_latency,omitempty"`
-	RatePerMinute  int          `json:"rate_per_minute,omitempty"`
-	RatePerHour    int          `json:"rate_per_hour,omitempty"`
-	LegacyOnly     bool         `json:"legacy_only,omitempty"`
-	Droplets       []Droplet    `json:"droplets"`
-	IPs            []ReservedIP `json:"ips"`
+	Tokens         []string            `json:"tokens"`
+	ReadOnlyTokens []string            `json:"read_only_tokens,omitempty"`
+	ScopedTokens   map[string][]string `json:"scoped_tokens,omitempty"`
+	ActionLatency  string              `json:"action_latency,omitempty"`
+	RatePerMinute  int                 `json:"rate_per_minute,omitempty"`
+	RatePerHour    int                 `json:"rate_per_hour,omitempty"`
+	LegacyOnly     bool                `json:"legacy_only,omitempty"`
+	Droplets       []Droplet           `json:"droplets"`
+	IPs            []ReservedIP        `json:"ips"`
 }
 
 // MarshalJSON writes the world in the form ParseWorld reads.
 func (w World) MarshalJSON() ([]byte, error) {
 	return json.Marshal(worldJSON{
-		Tokens: w.Tokens, ReadOnlyTokens: w.ReadOnlyTokens, ActionLatency: w.ActionLatency.String(),
+		Tokens: w.Tokens, ReadOnlyTokens: w.ReadOnlyTokens, ScopedTokens: w.ScopedTokens, ActionLatency: w.ActionLatency.String(),
 		RatePerMinute: w.RatePerMinute, RatePerHour: w.RatePerHour, LegacyOnly: w.LegacyOnly,
 		Droplets: w.Droplets, IPs: w.IPs,
 	})
@@ -113,7 +117,7 @@ func (w *World) fromJSON(j worldJSON) error {
 		return err
 	}
 	*w = World{
-		Tokens: j.Tokens, ReadOnlyTokens: j.ReadOnlyTokens, ActionLatency: lat,
+		Tokens: j.Tokens, ReadOnlyTokens: j.ReadOnlyTokens, ScopedTokens: j.ScopedTokens, ActionLatency: lat,
 		RatePerMinute: j.RatePerMinute, RatePerHour: j.RatePerHour, LegacyOnly: j.LegacyOnly,
 		Droplets: j.Droplets, IPs: j.IPs,
 	}
@@ -173,6 +177,9 @@ func (w World) validate() error {
 	}
 	if w.RatePerMinute < 0 || w.RatePerHour < 0 {
 		return fmt.Errorf("rate limits must not be negative")
+	}
+	if err := validateScopes(w.ScopedTokens); err != nil {
+		return err
 	}
 	drops := map[int]Droplet{}
 	for _, d := range w.Droplets {
