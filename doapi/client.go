@@ -82,6 +82,7 @@ type Client struct {
 	godo     *godo.Client
 	token    string // only to redact it from text the server sends back
 	requests atomic.Int64
+	date     dateSeen
 
 	mu     sync.Mutex
 	legacy map[netip.Addr]bool // IPv4s only /v2/floating_ips answers for
@@ -122,7 +123,7 @@ func New(o Options) (*Client, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	inner := &http.Client{
 		Timeout:       o.AttemptTimeout,
-		Transport:     countingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), n: &c.requests},
+		Transport:     countingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), n: &c.requests, date: &c.date},
 		CheckRedirect: noRedirect,
 	}
 	retry := &retryTransport{

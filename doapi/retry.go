@@ -241,13 +241,18 @@ func (g leveledLogger) emit(level, msg string, kv []any) {
 	e.Msg(msg)
 }
 
-// countingTransport counts HTTP attempts, retries included.
+// countingTransport counts HTTP attempts, retries included, and notes the API's clock.
 type countingTransport struct {
 	base http.RoundTripper
 	n    *atomic.Int64
+	date *dateSeen
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.n.Add(1)
-	return t.base.RoundTrip(req)
+	resp, err := t.base.RoundTrip(req)
+	if err == nil && t.date != nil {
+		t.date.note(resp.Header.Get("Date"))
+	}
+	return resp, err
 }

@@ -139,6 +139,7 @@ type Metadata struct {
 	Hostname     string
 	Region       string
 	AnchorIPv4   string // empty on droplets without an anchor IP (old or custom-image droplets)
+	PublicIPv6   string // empty when the droplet has IPv6 off; a reserved IPv6 needs it on
 	ReservedIPv4 ReservedIP
 	ReservedIPv6 ReservedIP
 	FloatingIPv4 ReservedIP // legacy name of ReservedIPv4, same values
@@ -159,6 +160,9 @@ type wireMetadata struct {
 			AnchorIPv4 *struct {
 				IPAddress string `json:"ip_address"`
 			} `json:"anchor_ipv4"`
+			IPv6 *struct {
+				IPAddress string `json:"ip_address"`
+			} `json:"ipv6"`
 		} `json:"public"`
 	} `json:"interfaces"`
 	FloatingIP struct {
@@ -193,9 +197,11 @@ func (c *Client) Get(ctx context.Context) (*Metadata, error) {
 		FloatingIPv4: ReservedIP{Active: w.FloatingIP.IPv4.Active, IP: w.FloatingIP.IPv4.IPAddress},
 	}
 	for _, p := range w.Interfaces.Public {
-		if p.AnchorIPv4 != nil && p.AnchorIPv4.IPAddress != "" {
+		if p.AnchorIPv4 != nil && p.AnchorIPv4.IPAddress != "" && m.AnchorIPv4 == "" {
 			m.AnchorIPv4 = p.AnchorIPv4.IPAddress
-			break
+		}
+		if p.IPv6 != nil && p.IPv6.IPAddress != "" && m.PublicIPv6 == "" {
+			m.PublicIPv6 = p.IPv6.IPAddress
 		}
 	}
 	return m, nil
