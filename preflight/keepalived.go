@@ -485,7 +485,7 @@ func (r *Report) checkSplitBrain(m *model, ver *Version, doFipTimeout time.Durat
 			}
 			if vs.timeout <= own {
 				good = false
-				fix := fmt.Sprintf("timeout %d in vrrp_script %s", int((own+5*time.Second).Seconds()), vs.name)
+				fix := fmt.Sprintf("timeout %d in vrrp_script %s", int((own + 5*time.Second).Seconds()), vs.name)
 				if vs.timeout > 5*time.Second {
 					fix = fmt.Sprintf(`script "%s" in vrrp_script %s`, strings.Join(withFlag(vs.hook.cmd, "timeout", (vs.timeout-5*time.Second).String()), " "), vs.name)
 				}
