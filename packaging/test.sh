@@ -289,7 +289,8 @@ scripts_test() {
 	sh packaging/scripts/preinstall.sh upgrade 1 # twice: must be idempotent
 	echo "user=$(getent passwd "$kuser" | cut -d: -f1,6,7)"
 	echo "group=$(id -gn "$kuser")"
-	echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | wc -l)"
+	echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | grep -c warning)"
+	echo "next=$(sh packaging/scripts/postinstall.sh configure 2>/dev/null | grep -c 'then run: sudo do-fip check$')"
 	# The seed tutorial's user: primary group "users".
 	forget_user
 	useradd -g users -M "$kuser"
@@ -304,7 +305,8 @@ scripts_test() {
 check "preinstall creates $kuser: no home, nologin shell" \
 	contains "$tmp/scripts-out" "^user=$kuser:/nonexistent:/(usr/)?sbin/nologin$"
 check "preinstall makes group $kuser the user's primary group" contains "$tmp/scripts-out" "^group=$kuser$"
-check "postinstall is silent for a user it made" contains "$tmp/scripts-out" '^warn1=0$'
+check "postinstall does not warn about a user it made" contains "$tmp/scripts-out" '^warn1=0$'
+check "postinstall points to do-fip check" contains "$tmp/scripts-out" '^next=1$'
 check "postinstall warns about a tutorial-made user (primary group users)" contains "$tmp/scripts-out" '^warn2=1$'
 check "postinstall warns the same under rpm (\$1 = 1)" contains "$tmp/scripts-out" '^rpmwarn=1$'
 check "preinstall leaves an existing user alone" contains "$tmp/scripts-out" '^after=users$'
