@@ -211,7 +211,7 @@ func TestKeepalivedChecks(t *testing.T) {
 func TestParseVersion(t *testing.T) {
 	for out, want := range map[string]Version{
 		"Keepalived v2.2.7 (01/16,2022)\n\nCopyright(C) 2001-2022 Alexandre Cassen": {2, 2, 7},
-		"Keepalived v1.3.5 (03/19,2017), git commit v1.3.5-6-g6fa32f2":             {1, 3, 5},
+		"Keepalived v1.3.5 (03/19,2017), git commit v1.3.5-6-g6fa32f2":              {1, 3, 5},
 	} {
 		if got, ok := ParseVersion([]byte(out)); !ok || got != want {
 			t.Errorf("%q: %v %v", out, got, ok)
