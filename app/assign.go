@@ -2,20 +2,17 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/do-fip/do-fip/config"
 	"github.com/do-fip/do-fip/doapi"
+	"github.com/do-fip/do-fip/engine"
 	"github.com/do-fip/do-fip/logging"
-	"github.com/do-fip/do-fip/metadata"
-	"github.com/do-fip/do-fip/notify"
 	"github.com/do-fip/do-fip/state"
 )
 
@@ -92,12 +89,12 @@ func runAssign(c *cli.Context, trigger string) error {
 	return m.move(ctx, c, ips, trigger)
 }
 
-// mover is what a command that moves IPs needs: the API, the state dir and an assigner for this droplet.
+// mover is what a command that moves IPs needs: the API, the state dir and the engine for this droplet.
 type mover struct {
 	e    *env
 	api  *doapi.Client
 	dir  *state.Dir
-	a    *notify.Assigner
+	a    *engine.Engine
 	self state.Event
 	// base, per IP, is the keepalived transition this run acts on; a newer one stops it. Unset: the run's own
 	// start, so only hooks keepalived started after this run stop it.
@@ -118,18 +115,20 @@ func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover
 	if droplet == 0 {
 		droplet = e.cfg.DropletID
 	}
-	a := &notify.Assigner{API: api, Log: e.log.Logger, DropletID: droplet}
+	a := &engine.Engine{API: api, Log: e.log.Logger, DropletID: droplet, Lock: lockIP(dir),
+		Timing: engine.Timing{CheckAfter: e.cfg.CheckAfter, CheckEvery: e.cfg.CheckAfter / 2}}
 	mc := e.metadataClient()
 	if droplet == 0 {
 		md, err := mc.Get(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("learn this droplet's ID: %w", err)
 		}
-		a.DropletID, a.Region, a.Watch = md.DropletID, md.Region, mc
+		// The same answer says where each IP is: an IP shown elsewhere is posted at once.
+		a.DropletID, a.Region, a.Initial, a.Watch = md.DropletID, md.Region, md, mc
 	} else {
 		// The ID is known, so the first API request need not wait for the metadata service; it is asked in
 		// the background only to watch the move, if it describes the target droplet.
-		a.Watch = watchIfSelf(ctx, mc, droplet)
+		a.Watch = engine.WatchIfSelf(ctx, mc, droplet)
 	}
 	return &mover{e: e, api: api, dir: dir, a: a, self: state.SelfEvent()}, nil
 }
@@ -165,14 +164,14 @@ func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, t
 	e.log.Info().Str("event", "start").Str("trigger", trigger).Int("droplet_id", m.a.DropletID).
 		Str("ips", joinIPs(ips)).Str("timeout", e.cfg.Timeout.String()).Msg("assigning reserved IPs to this droplet")
 
-	results := assignLocked(ctx, m.a, m.dir, ips)
+	results := m.a.AssignAll(ctx, ips)
 	rec := record(trigger, m.a.DropletID, start, results, m.api.Requests())
 	var firstErr error
 	for _, r := range results {
 		switch r.Outcome {
-		case notify.AlreadyHeld:
+		case engine.AlreadyHeld:
 			fmt.Fprintf(e.stdout, "%s: already on droplet %d\n", r.IP, m.a.DropletID)
-		case notify.Moved:
+		case engine.Moved:
 			fmt.Fprintf(e.stdout, "%s: moved to droplet %d in %d ms (action %d)\n", r.IP, m.a.DropletID, r.Duration.Milliseconds(), r.ActionID)
 		default:
 			if firstErr == nil {
@@ -194,79 +193,22 @@ func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, t
 	return nil
 }
 
-// assignLocked assigns each IP under its lock, so two runs on this node never fight over one IP: the second
-// waits, then finds the IP already here and makes no move.
-func assignLocked(ctx context.Context, a *notify.Assigner, dir *state.Dir, ips []netip.Addr) []notify.Result {
-	out := make([]notify.Result, len(ips))
-	done := make(chan struct{}, len(ips))
-	for i, ip := range ips {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			lk, err := dir.LockIP(ctx, ip)
+// lockIP serializes do-fip runs on this node per IP, so two runs never fight over one IP: the second waits,
+// then finds the IP already here and makes no move.
+func lockIP(dir *state.Dir) func(context.Context, netip.Addr) (func(), bool, error) {
+	return func(ctx context.Context, ip netip.Addr) (func(), bool, error) {
+		if l, ok, err := dir.TryLockIP(ip); err != nil || ok {
 			if err != nil {
-				switch {
-				case errors.Is(ctx.Err(), context.Canceled):
-					err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
-				case ctx.Err() != nil:
-					err = fmt.Errorf("%w: %w", notify.ErrTimeout, err)
-				}
-				out[i] = notify.Result{IP: ip, Outcome: notify.Failed, Err: err}
-				return
+				return nil, false, err
 			}
-			defer lk.Unlock()
-			out[i] = a.Assign(ctx, ip)
-		}()
-	}
-	for range ips {
-		<-done
-	}
-	return out
-}
-
-// watchIfSelf returns the metadata client when it describes droplet, checked in the background; until the
-// check answers, and if it fails, the move is followed through the API alone.
-func watchIfSelf(ctx context.Context, mc *metadata.Client, droplet int) notify.Metadata {
-	return &lazyWatch{mc: mc, droplet: droplet, ready: startCheck(ctx, mc)}
-}
-
-type lazyWatch struct {
-	mc      *metadata.Client
-	droplet int
-	ready   <-chan int
-	mu      sync.Mutex
-	self    int // droplet ID the metadata service reported; -1 when it failed
-}
-
-func startCheck(ctx context.Context, mc *metadata.Client) <-chan int {
-	ch := make(chan int, 1)
-	go func() {
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		defer cancel()
-		id, err := mc.DropletID(cctx)
+			return l.Unlock, false, nil
+		}
+		l, err := dir.LockIP(ctx, ip)
 		if err != nil {
-			id = -1
+			return nil, true, err
 		}
-		ch <- id
-	}()
-	return ch
-}
-
-var errNotSelf = errors.New("the metadata service describes another droplet")
-
-func (w *lazyWatch) Get(ctx context.Context) (*metadata.Metadata, error) {
-	w.mu.Lock()
-	if w.self == 0 {
-		select {
-		case w.self = <-w.ready:
-		default:
-		}
+		return l.Unlock, true, nil
 	}
-	self := w.self
-	w.mu.Unlock()
-	if self != w.droplet {
-		return nil, errNotSelf
-	}
-	return w.mc.Get(ctx)
 }
 
 func joinIPs(ips []netip.Addr) string {
@@ -277,7 +219,7 @@ func joinIPs(ips []netip.Addr) string {
 	return strings.Join(s, ",")
 }
 
-func record(trigger string, droplet int, start time.Time, results []notify.Result, requests int64) state.AssignRecord {
+func record(trigger string, droplet int, start time.Time, results []engine.Result, requests int64) state.AssignRecord {
 	rec := state.AssignRecord{Time: start.UTC(), Trigger: trigger, DropletID: droplet, Result: "ok",
 		DurationMS: logging.Since(start), Requests: requests}
 	for _, r := range results {

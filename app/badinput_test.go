@@ -69,6 +69,7 @@ func TestIPv4MappedAddressIsTheIPv4(t *testing.T) {
 // acted on: no POST, exit 1 (unexpected answer), at once.
 func TestAnswerAboutAnotherFamilyIsNotActedOn(t *testing.T) {
 	h := newHarness(t)
+	h.sim.Assign(ipv4, 1001) // the metadata service shows it here: the API is read to confirm
 	sim := h.sim.Handler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := httptest.NewRecorder()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,7 +22,7 @@ func checkCommand() *cli.Command {
 			"path against enable_script_security, the droplet (metadata service), the token and each reserved IP\n" +
 			"(one API read each), the clock, where hook runs are logged and, with --port, that something listens\n" +
 			"where reserved-IP traffic arrives. One line per check: ok, warn or FAIL, what it saw, and for each\n" +
-			"warn or FAIL the fix. It writes nothing and never moves an IP. Exit 0 when nothing FAILs, else 9.",
+			"warn or FAIL the fix. It writes nothing and never moves an IP. Exit 0 when nothing FAILs, else " + strconv.Itoa(ExitCheckFailed) + ".",
 		Flags: append(commonFlags(), dropletIDFlag(), ipFlag(),
 			&cli.StringFlag{Name: "keepalived-config", Value: preflight.DefaultKeepalivedConfig, Usage: "keepalived's config file (its includes are followed)"},
 			&cli.StringFlag{Name: "keepalived", Usage: "the keepalived binary to ask for its version (default: keepalived on PATH or in /usr/sbin)"},

@@ -311,7 +311,7 @@ func TestCheckBrokenSetups(t *testing.T) {
 	}{
 		"unquoted hook line": {
 			edit: func(s *checkSetup) { s.editKA(`notify "`+s.bin+` notify"`, `notify `+s.bin+` notify`) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  hook lines: " + s.at("notify "+s.bin) + ": notify " + s.bin + ` notify is not quoted: keepalived reads "notify" as the user to run it as and drops the hook without a word (keepalived --config-test does not notice) -- fix: notify "` + s.bin + ` notify"`
 			},
@@ -320,7 +320,7 @@ func TestCheckBrokenSetups(t *testing.T) {
 			edit: func(s *checkSetup) {
 				s.editKA(`notify "`+s.bin+` notify"`, `notify "`+s.bin+` notify"`+"\n    notify_master \""+s.bin+" assign\"")
 			},
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				m := s.at(`notify_master "`)
 				return "FAIL  wiring VI_1: both notify (" + s.at(`notify "`) + ") and notify_master (" + m + ") run do-fip: keepalived starts both at the same moment and the two runs race for the IP -- fix: delete " + m + ` (notify_master "` + s.bin + ` assign")`
@@ -340,7 +340,7 @@ func TestCheckBrokenSetups(t *testing.T) {
 		},
 		"generic notify on a keepalived too old for its arguments": {
 			edit: func(s *checkSetup) { s.setKeepalived("1.3.5") },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  wiring VI_1: " + s.at(`notify "`) + `: keepalived 1.3.5 opens the whole notify value as one file name and drops the hook (arguments on the generic notify need keepalived 2.0.6 or later) -- fix: notify_master "/usr/bin/do-fip notify MASTER", notify_backup "/usr/bin/do-fip notify BACKUP", notify_fault "/usr/bin/do-fip notify FAULT" instead of notify "` + s.bin + ` notify"`
 			},
@@ -358,21 +358,21 @@ func TestCheckBrokenSetups(t *testing.T) {
 				s.chown(s.state, tut, tut)
 				s.user = tut
 			},
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  access " + s.user + ": " + s.user + ":users cannot read the config " + s.conf + ": no read permission on " + s.conf + " (root:" + s.user + " 0640) -- fix: usermod -g " + s.user + " " + s.user + " (keepalived runs hooks with the primary group only)"
 			},
 		},
 		"token file readable by others": {
 			edit: func(s *checkSetup) { os.Chmod(s.token, 0o644) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  token: token file " + s.token + ": insecure permissions: mode 0644 lets other users read or change it -- fix: chown root:" + s.user + " " + s.token + " && chmod 0640 " + s.token
 			},
 		},
 		"token rejected (401)": {
 			edit: func(s *checkSetup) { s.install(s.token, "dop_v1_revoked\n", "root", s.user, 0o640) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return `~FAIL  token: the API refused the token \(401\): get 203\.0\.113\.10: 401 unauthorized: Unable to authenticate you\.? \(request [^)]+\) -- fix: create a new token with the scopes reserved_ip:read, reserved_ip:update, actions:read \(and droplet:read\) and put it in the token file`
 			},
@@ -382,7 +382,7 @@ func TestCheckBrokenSetups(t *testing.T) {
 				w.ScopedTokens = map[string][]string{"dop_v1_droplets_only": {"droplet:read", "actions:read"}}
 			},
 			edit: func(s *checkSetup) { s.install(s.token, "dop_v1_droplets_only\n", "root", s.user, 0o640) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  token: reading 203.0.113.10 answered 403: the token lacks the reserved_ip:read scope -- fix: give the token the scope reserved_ip:read (control panel: API, Tokens; do-fip needs reserved_ip:read, reserved_ip:update, actions:read (and droplet:read))"
 			},
@@ -396,28 +396,28 @@ func TestCheckBrokenSetups(t *testing.T) {
 		},
 		"metadata down": {
 			edit: func(s *checkSetup) { s.env["DO_FIP_METADATA_URL"] = "http://127.0.0.1:1" },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return `~FAIL  droplet: the metadata service does not answer \(metadata GET /metadata/v1\.json: .*connection refused\): do-fip cannot tell which droplet it runs on -- fix: run do-fip on the droplet and allow it to reach http://127\.0\.0\.1:1 \(or set droplet_id in ` + regexp.QuoteMeta(s.conf) + `\)`
 			},
 		},
 		"state dir not writable by the hook user": {
 			edit: func(s *checkSetup) { s.chown(s.state, "root", "root"); os.Chmod(s.state, 0o755) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  access " + s.user + ": " + s.user + ":" + s.user + " cannot write the state dir " + s.state + ": no write permission on " + s.state + " (root:root 0755) -- fix: chown -R " + s.user + ":" + s.user + " " + s.state
 			},
 		},
 		"state file left by a run as root": {
 			edit: func(s *checkSetup) { s.install(filepath.Join(s.state, "203.0.113.10.lock"), "", "root", "root", 0o600) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  access " + s.user + ": " + s.user + ":" + s.user + " cannot read and write " + s.state + "/203.0.113.10.lock (root:root 0600): a do-fip run by hand as another user left it -- fix: chown -R " + s.user + ":" + s.user + " " + s.state
 			},
 		},
 		"binary on a group-writable path": {
 			edit: func(s *checkSetup) { s.chown(s.path("usr/bin"), "root", "users"); os.Chmod(s.path("usr/bin"), 0o775) },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				d := s.path("usr/bin")
 				return "FAIL  script path: " + s.bin + ": " + d + " is writable by group users (root:users 0775): whoever can write there can replace do-fip, which runs as " + s.user + " and reads the API token -- fix: chown root:root " + d + " && chmod go-w " + d + " (or install do-fip in /usr/bin)"
@@ -425,14 +425,14 @@ func TestCheckBrokenSetups(t *testing.T) {
 		},
 		"no unicast peers": {
 			edit: func(s *checkSetup) { s.editKA("unicast_peer {\n        10.10.0.12\n    }", "") },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  unicast VI_1: " + s.at("vrrp_instance VI_1") + ": no unicast_peer: DigitalOcean has no multicast, so the nodes never hear each other and each one becomes MASTER -- fix: unicast_src_ip THIS_VPC_IP and unicast_peer { PEER_VPC_IP } in vrrp_instance VI_1"
 			},
 		},
 		"reconcile check timeout not above do-fip's": {
 			edit: func(s *checkSetup) { s.editKA("    timeout 25\n", "    timeout 15\n") },
-			code: 9,
+			code: 10,
 			want: func(s *checkSetup) string {
 				return "FAIL  split brain VI_1: " + s.at("vrrp_script chk_do_fip") + ": keepalived stops the check after 15s (its timeout, else its interval) and counts that as a failure, which with weight 0 puts VI_1 in FAULT; do-fip's own deadline there is 20s -- fix: script \"" + s.bin + " reconcile --timeout 10s\" in vrrp_script chk_do_fip"
 			},
@@ -480,7 +480,7 @@ func TestCheckBrokenSetups(t *testing.T) {
 func TestCheckJSON(t *testing.T) {
 	s := newCheckSetup(t, func(w *dosim.World) { w.IPs[0].Region = "sfo3" })
 	r := s.check("--json")
-	s.wantCode(r, 9)
+	s.wantCode(r, 10)
 	var got struct {
 		Checks []struct {
 			Status, Check, Saw, Fix string

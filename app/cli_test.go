@@ -266,11 +266,11 @@ func TestAssignLegacyEndpoints(t *testing.T) {
 
 func TestAssignRateLimitedHonoursRetryAfter(t *testing.T) {
 	h := newHarness(t)
-	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/reserved_ips/", Times: 1, Status: 429, RetryAfter: 1})
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/reserved_ips/", Times: 1, Status: 429, RetryAfter: 1})
 	r := h.run("assign", ipv4)
 	h.wantCode(r, 0)
 	h.wantHolder(ipv4, 1001)
-	reqs := h.requests("GET", "/v2/reserved_ips/")
+	reqs := h.requests("POST", "/v2/reserved_ips/")
 	if len(reqs) < 2 || reqs[0].Status != 429 {
 		t.Fatalf("requests %+v, want a 429 then a retry", reqs)
 	}
@@ -281,12 +281,13 @@ func TestAssignRateLimitedHonoursRetryAfter(t *testing.T) {
 
 func TestAssignRidesOut5xxBursts(t *testing.T) {
 	h := newHarness(t)
-	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 3, Status: 503})
 	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, Status: 500})
-	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 1, Status: 502, HTML: true})
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, Status: 502, HTML: true})
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, Status: 503})
 	r := h.run("assign", ipv4)
 	h.wantCode(r, 0)
 	h.wantHolder(ipv4, 1001)
+	h.wantPosts(4)
 }
 
 func TestAssignLostPostResponseDoesNotPostTwice(t *testing.T) {
@@ -295,14 +296,15 @@ func TestAssignLostPostResponseDoesNotPostTwice(t *testing.T) {
 	r := h.run("assign", ipv4)
 	h.wantCode(r, 0)
 	h.wantHolder(ipv4, 1001)
-	// The POST was processed but its answer lost: do-fip re-reads the IP (locked, then ours) instead of
-	// posting again into a 422.
+	// The POST was processed but its answer lost: do-fip waits, sees the move land in the metadata service
+	// and confirms it with one read, instead of posting again into a 422.
 	h.wantPosts(1)
 }
 
 func TestAssignErroredActionIsRetried(t *testing.T) {
 	h := newHarness(t)
 	h.sim.AddActionFault(dosim.ActionFault{Times: 1, Outcome: dosim.OutcomeErrored})
+	h.env["DO_FIP_CHECK_AFTER"] = "500ms" // an errored move never shows in the metadata service
 	r := h.run("assign", ipv4)
 	h.wantCode(r, 0)
 	h.wantHolder(ipv4, 1001)
@@ -313,11 +315,13 @@ func TestAssignStuckActionEndsAtTheDeadline(t *testing.T) {
 	h := newHarness(t)
 	h.sim.AddActionFault(dosim.ActionFault{Outcome: dosim.OutcomeStuck})
 	r := h.run("assign", "--timeout", "2s", ipv4)
-	h.wantCode(r, 6)
+	// Accepted but never seen to land: exit 9, not the 6 of a run that got nothing accepted.
+	h.wantCode(r, 9)
 	if r.elapsed > 3*time.Second {
 		t.Errorf("ran %v with a 2s deadline, want at most deadline + 1s", r.elapsed)
 	}
-	if !strings.Contains(r.stderr, "deadline passed before the move was verified") || !strings.Contains(r.stderr, "hint: ") {
+	if !strings.Contains(r.stderr, "the API accepted the move but the deadline passed before it was seen to land") ||
+		!strings.Contains(r.stderr, "hint: the move may still complete") {
 		t.Errorf("stderr %q", r.stderr)
 	}
 }
@@ -370,7 +374,9 @@ func TestAssignUnknownIP(t *testing.T) {
 	h := newHarness(t)
 	r := h.run("assign", "203.0.113.99")
 	h.wantCode(r, 5)
-	h.wantPosts(0)
+	// The metadata service shows the IP elsewhere, so the POST is the first request: reserved_ips answers
+	// 404, and so does the pre-2022 floating_ips endpoint.
+	h.wantPosts(2)
 	if !strings.Contains(r.stderr, "404") {
 		t.Errorf("stderr %q", r.stderr)
 	}
@@ -380,12 +386,15 @@ func TestAssignRegionMismatch(t *testing.T) {
 	world := func(w *dosim.World) {
 		w.Droplets = append(w.Droplets, dosim.Droplet{ID: 1003, Name: "lb-sfo", Region: "sfo3", PublicIPv4: "198.51.100.13"})
 	}
-	t.Run("known from metadata: no POST", func(t *testing.T) {
+	// The POST is the first request (the metadata service shows the IP elsewhere); DigitalOcean's 422 and one
+	// read of the IP settle it, and nothing moves.
+	t.Run("droplet from metadata", func(t *testing.T) {
 		h := newHarness(t, world)
 		h.env["DO_FIP_METADATA_URL"] = h.srv.URL + "/droplets/1003"
 		r := h.run("assign", ipv4)
 		h.wantCode(r, 5)
-		h.wantPosts(0)
+		h.wantPosts(1)
+		h.wantHolder(ipv4, 0)
 		if !strings.Contains(r.stderr, "region") {
 			t.Errorf("stderr %q", r.stderr)
 		}

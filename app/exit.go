@@ -8,24 +8,25 @@ import (
 
 	"github.com/do-fip/do-fip/config"
 	"github.com/do-fip/do-fip/doapi"
+	"github.com/do-fip/do-fip/engine"
 	"github.com/do-fip/do-fip/metadata"
-	"github.com/do-fip/do-fip/notify"
 	"github.com/do-fip/do-fip/state"
 )
 
 // Exit codes. keepalived ignores a hook's exit status, but people and monitoring do not: these are stable and
 // documented in the README, the man page and --help.
 const (
-	ExitOK          = 0 // done, or nothing to do
-	ExitAPI         = 1 // API failure not covered below
-	ExitUsage       = 2 // bad arguments; nothing was done
-	ExitConfig      = 3 // bad configuration, token or state dir; nothing was done
-	ExitAuth        = 4 // the API refused the token (401) or its scopes (403)
-	ExitRefused     = 5 // IP not found, region mismatch, or the droplet cannot take the IP
-	ExitTimeout     = 6 // the deadline passed before the move was verified
-	ExitMetadata    = 7 // the metadata service could not tell this droplet's ID
-	ExitSuperseded  = 8 // a newer keepalived transition on this node took over
-	ExitCheckFailed = 9 // do-fip check: at least one check FAILed
+	ExitOK          = 0  // done, or nothing to do
+	ExitAPI         = 1  // API failure not covered below
+	ExitUsage       = 2  // bad arguments; nothing was done
+	ExitConfig      = 3  // bad configuration, token or state dir; nothing was done
+	ExitAuth        = 4  // the API refused the token (401) or its scopes (403)
+	ExitRefused     = 5  // IP not found, region mismatch, or the droplet cannot take the IP
+	ExitTimeout     = 6  // the deadline passed and no move was accepted
+	ExitMetadata    = 7  // the metadata service could not tell this droplet's ID
+	ExitSuperseded  = 8  // a newer keepalived transition on this node took over
+	ExitUnverified  = 9  // the API accepted the move, but it was not seen to land before the deadline
+	ExitCheckFailed = 10 // do-fip check: at least one check FAILed
 )
 
 // exitCodes is the table shown in --help, the man page and the README.
@@ -39,9 +40,10 @@ var exitCodes = []struct {
 	{ExitConfig, "configuration error: config file, token, permissions, insecure URL, state dir; nothing was done"},
 	{ExitAuth, "authentication or permission: the token is invalid (401) or lacks a scope (403)"},
 	{ExitRefused, "refused: IP not found, region mismatch, or the droplet cannot take the IP"},
-	{ExitTimeout, "timeout: the deadline passed before the move was verified"},
+	{ExitTimeout, "timeout: the deadline passed and no move was accepted"},
 	{ExitMetadata, "metadata service unavailable: this droplet's ID is unknown (use --droplet-id)"},
 	{ExitSuperseded, "superseded: a newer keepalived transition on this node took over"},
+	{ExitUnverified, "unverified: the API accepted the move, but the deadline passed before it was seen to land (it may still complete)"},
 	{ExitCheckFailed, "do-fip check: at least one check FAILed (each FAIL line names its fix)"},
 }
 
@@ -83,9 +85,11 @@ func exitCode(err error) int {
 		return ExitSuperseded
 	case errors.Is(err, doapi.ErrUnauthorized), errors.Is(err, doapi.ErrForbidden):
 		return ExitAuth
-	case errors.Is(err, notify.ErrRefused), errors.Is(err, doapi.ErrNotFound), errors.Is(err, doapi.ErrUnprocessable):
+	case errors.Is(err, engine.ErrRefused), errors.Is(err, doapi.ErrNotFound), errors.Is(err, doapi.ErrUnprocessable):
 		return ExitRefused
-	case errors.Is(err, notify.ErrTimeout):
+	case errors.Is(err, engine.ErrUnverified):
+		return ExitUnverified
+	case errors.Is(err, engine.ErrTimeout):
 		return ExitTimeout
 	// Before DeadlineExceeded: a metadata request that timed out (its own 2 s, or the run's deadline) still
 	// leaves the droplet's ID unknown, and --droplet-id is the way out.
@@ -112,8 +116,10 @@ func hintFor(err error) string {
 	switch {
 	case errors.Is(err, metadata.ErrUnavailable):
 		return "is this a droplet? the metadata service answers only on DigitalOcean; pass --droplet-id (or DO_FIP_DROPLET_ID) to skip it"
-	case errors.Is(err, notify.ErrTimeout):
+	case errors.Is(err, engine.ErrUnverified):
 		return "the move may still complete; run 'do-fip status' to see who holds the IP, and raise --timeout if actions are slow"
+	case errors.Is(err, engine.ErrTimeout):
+		return "nothing was moved; run 'do-fip status' to see who holds the IP and the rate limit, and raise --timeout if the API is slow"
 	case errors.Is(err, config.ErrNoToken):
 		return "create a token with the reserved_ip:read, reserved_ip:update and actions:read scopes"
 	}

@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,128 +33,167 @@ type faultRow struct {
 	posts    int    // POSTs that reached the simulator; -1: not checked
 	stderr   string // for a failure: what the one-line error must say
 	netns    bool   // run in a network namespace of its own (needs root)
+	ip       string // whose holder is checked; default the reserved IPv4
+	world    func(*dosim.World)
 }
 
-// Requests of a clean move of one IP: read, POST, read to verify (the metadata service sees the move land).
-const cleanMove = 3
+// Requests of a clean move of one IP: the POST. The metadata service said the IP is elsewhere before it and
+// shows the move landing after it.
+const cleanMove = 1
+
+// anyNum is an unchecked POST count.
+const anyNum = -1
 
 func faultRows() []faultRow {
 	metaOther := func(h *harness) { h.env["DO_FIP_METADATA_URL"] = h.srv.URL + "/droplets/1002" }
+	here := func(h *harness) { h.sim.Assign(ipv4, 1001) }
+	// Errored actions never show in the metadata service: the action is read CheckAfter after the POST.
+	checkSoon := func(h *harness) { h.env["DO_FIP_CHECK_AFTER"] = "1s" }
+	both := func(fs ...func(*harness)) func(*harness) {
+		return func(h *harness) {
+			for _, f := range fs {
+				f(h)
+			}
+		}
+	}
 	return []faultRow{
 		{name: "no fault", code: 0, holder: 1001, requests: [2]int{cleanMove, cleanMove}, posts: 1},
+		{name: "IP already here: one read confirms the metadata service", setup: here,
+			code: 0, holder: 1001, requests: [2]int{1, 1}, posts: 0},
 
 		// Rate limits.
-		{name: "429 burst on reads, retry-after 1s, twice",
-			setup: func(h *harness) {
-				h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 2, Status: 429, RetryAfter: 1})
-			},
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 1},
 		{name: "429 burst on the POST, retry-after 1s",
-			setup: func(h *harness) {
-				h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/", Times: 1, Status: 429, RetryAfter: 1})
-			},
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
-		{name: "429 from a proxy without rate headers, 3 times",
-			setup: func(h *harness) {
-				h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Times: 3, Status: 429, HTML: true})
-			},
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
+			setup: postFault(dosim.Fault{Times: 1, Status: 429, RetryAfter: 1}),
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
+		{name: "429 from a proxy without rate headers on the POST, 3 times",
+			setup: postFault(dosim.Fault{Times: 3, Status: 429, HTML: true}),
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 4},
 		// DigitalOcean's 429 without retry-after has ratelimit-remaining 0 and ratelimit-reset a minute away.
-		{name: "429 without retry-after, window resets after the deadline", setup: readFault(dosim.Fault{Status: 429, Times: 1}),
-			code: 1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "the API takes requests again in"},
+		{name: "429 without retry-after, window resets after the deadline", setup: postFault(dosim.Fault{Status: 429, Times: 1}),
+			code: 1, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "the API takes requests again in"},
+		{name: "429 on the confirming read, retry-after 1s, twice", setup: both(here, readFault(dosim.Fault{Times: 2, Status: 429, RetryAfter: 1})),
+			code: 0, holder: 1001, requests: [2]int{3, 3}, posts: 0},
 		{name: "hourly limit used up, resets in 2s",
 			setup: func(h *harness) { h.sim.UseUpHour(token, 2*time.Second) },
-			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
 		{name: "hourly limit used up, resets after the deadline",
 			setup: func(h *harness) { h.sim.UseUpHour(token, 30*time.Minute) },
-			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "rate limit"},
+			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "rate limit"},
 		{name: "clock skew: API 10 min ahead, hour resets in 2s",
 			setup: func(h *harness) { h.sim.SetClockOffset(10 * time.Minute); h.sim.UseUpHour(token, 2*time.Second) },
-			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
 		{name: "clock skew: API 10 min behind, hour resets in 2s",
 			setup: func(h *harness) { h.sim.SetClockOffset(-10 * time.Minute); h.sim.UseUpHour(token, 2*time.Second) },
-			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
 		{name: "clock skew: API 10 min ahead, hour resets after the deadline",
 			setup: func(h *harness) { h.sim.SetClockOffset(10 * time.Minute); h.sim.UseUpHour(token, 30*time.Minute) },
-			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "rate limit"},
+			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "rate limit"},
 		{name: "clock skew: API 10 min behind, hour resets after the deadline",
 			setup: func(h *harness) { h.sim.SetClockOffset(-10 * time.Minute); h.sim.UseUpHour(token, 30*time.Minute) },
-			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "rate limit"},
+			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "rate limit"},
+		// After an accepted POST, every read meets a 429 whose wait would pass the deadline: the move is
+		// still followed, through the metadata service once it answers again (down here for the first ~2 s,
+		// longer than the 1 s after which the action is read instead), and the run succeeds.
+		{name: "429 on every read after the POST, metadata down for a while",
+			setup: both(readFault(dosim.Fault{Status: 429, RetryAfter: 600}),
+				metaFault(dosim.Fault{Skip: 1, Times: 40, Status: 503}),
+				func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 2 * time.Second}) }),
+			code: 0, holder: 1001, requests: [2]int{2, 8}, posts: 1},
 
-		// Server errors.
-		{name: "500 on reads, 3 times", setup: readFault(dosim.Fault{Status: 500, Times: 3}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
-		{name: "502 on reads, 3 times", setup: readFault(dosim.Fault{Status: 502, Times: 3}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
-		{name: "503 on reads, 3 times", setup: readFault(dosim.Fault{Status: 503, Times: 3}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
-		{name: "504 on reads, 3 times", setup: readFault(dosim.Fault{Status: 504, Times: 3}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
-		{name: "HTML 502 page on reads, 3 times", setup: readFault(dosim.Fault{HTML: true, Status: 502, Times: 3}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 3}, posts: 1},
-		{name: "200 with a truncated body on the first read", setup: readFault(dosim.Fault{Garbage: true, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
-		// A POST answered 5xx may have been done: do-fip reads the IP again before posting again.
+		// Server errors. A POST answered 5xx may have been done: do-fip waits (watching the metadata service)
+		// and posts again; DigitalOcean's 422 would say if the first one had been.
 		{name: "500 on the POST", setup: postFault(dosim.Fault{Status: 500, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 2},
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
 		{name: "HTML 503 page on the POST", setup: postFault(dosim.Fault{HTML: true, Status: 503, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 2},
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
 		{name: "504 on the POST", setup: postFault(dosim.Fault{Status: 504, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 2},
-		{name: "500 on every request", setup: readFault(dosim.Fault{Status: 500}), deadline: 3 * time.Second,
-			code: 6, holder: 0, requests: [2]int{2, 20}, posts: 0, stderr: "500 server error"},
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
+		{name: "500 on every request", setup: apiFault(dosim.Fault{Status: 500}), deadline: 3 * time.Second,
+			code: 6, holder: 0, requests: [2]int{2, 20}, posts: anyNum, stderr: "500 server error"},
+		{name: "500 on the confirming read, 3 times", setup: both(here, readFault(dosim.Fault{Status: 500, Times: 3})),
+			code: 0, holder: 1001, requests: [2]int{4, 4}, posts: 0},
+		{name: "502 on the confirming read, 3 times", setup: both(here, readFault(dosim.Fault{Status: 502, Times: 3})),
+			code: 0, holder: 1001, requests: [2]int{4, 4}, posts: 0},
+		{name: "HTML 502 page on the confirming read, 3 times", setup: both(here, readFault(dosim.Fault{HTML: true, Status: 502, Times: 3})),
+			code: 0, holder: 1001, requests: [2]int{4, 4}, posts: 0},
+		{name: "200 with a truncated body on the confirming read", setup: both(here, readFault(dosim.Fault{Garbage: true, Times: 1})),
+			code: 0, holder: 1001, requests: [2]int{2, 2}, posts: 0},
 
 		// Connections.
-		{name: "connection reset on reads, twice", setup: readFault(dosim.Fault{Reset: true, Times: 2}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 1},
+		{name: "connection reset on the confirming read, twice", setup: both(here, readFault(dosim.Fault{Reset: true, Times: 2})),
+			code: 0, holder: 1001, requests: [2]int{3, 3}, posts: 0},
 		{name: "connection reset before the POST is processed", setup: postFault(dosim.Fault{Reset: true, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 2},
-		// The IP reads locked (our move is pending), then ours: no second POST.
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
+		// The move was made but its answer lost: the metadata service shows it landing during the wait, and one
+		// read confirms it. No second POST.
 		{name: "connection reset after the POST is processed", setup: postFault(dosim.Fault{LoseResponse: true, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove, cleanMove + 2}, posts: 1},
-		{name: "connection reset on every request", setup: readFault(dosim.Fault{Reset: true}), deadline: 3 * time.Second,
-			code: 6, holder: 0, requests: [2]int{2, 20}, posts: 0, stderr: "EOF"},
+			code: 0, holder: 1001, requests: [2]int{2, 2}, posts: 1},
+		{name: "connection reset on every request", setup: apiFault(dosim.Fault{Reset: true}), deadline: 3 * time.Second,
+			code: 6, holder: 0, requests: [2]int{2, 20}, posts: anyNum, stderr: "EOF"},
 		{name: "API port closed (connection refused)", deadline: 3 * time.Second,
 			setup: func(h *harness) { h.env["DO_FIP_API_URL"] = closedPortURL(h.t) },
 			code:  6, holder: 0, requests: [2]int{0, 0}, posts: 0, stderr: "connection refused"},
 
-		// Slow and hung answers. An attempt is given up after 10 s; a hung POST was not processed (the
-		// simulator drops a request its client gave up on), so it is posted again after a read.
-		{name: "slow reads: 2s, twice", setup: readFault(dosim.Fault{Delay: 2 * time.Second, Times: 2}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove, cleanMove}, posts: 1},
+		// Slow and hung answers. An attempt is given up after 5 s; a hung POST was not processed (the
+		// simulator drops a request its client gave up on), so it is posted again after a wait.
 		{name: "slow POST: 2s", setup: postFault(dosim.Fault{Delay: 2 * time.Second, Times: 1}),
 			code: 0, holder: 1001, requests: [2]int{cleanMove, cleanMove}, posts: 1},
-		{name: "hung read", setup: readFault(dosim.Fault{Delay: time.Hour, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 1},
+		{name: "slow confirming read: 2s", setup: both(here, readFault(dosim.Fault{Delay: 2 * time.Second, Times: 1})),
+			code: 0, holder: 1001, requests: [2]int{1, 1}, posts: 0},
+		{name: "hung confirming read", setup: both(here, readFault(dosim.Fault{Delay: time.Hour, Times: 1})),
+			code: 0, holder: 1001, requests: [2]int{2, 2}, posts: 0},
 		{name: "hung POST", setup: postFault(dosim.Fault{Delay: time.Hour, Times: 1}),
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 2},
-		{name: "API hung on every request", setup: readFault(dosim.Fault{Delay: time.Hour}), deadline: 3 * time.Second,
-			code: 6, holder: 0, requests: [2]int{1, 1}, posts: 0, stderr: "deadline"},
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 1}, posts: 2},
+		{name: "API hung on every request", setup: apiFault(dosim.Fault{Delay: time.Hour}), deadline: 3 * time.Second,
+			code: 6, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "deadline"},
 
-		// Actions.
+		// Actions. An errored move never shows in the metadata service: it is found by reading the action
+		// --check-after (1 s here) after the POST.
 		{name: "action errors once",
-			setup: func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Outcome: dosim.OutcomeErrored}) },
-			code:  0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 4}, posts: 2},
+			setup: both(checkSoon, func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Outcome: dosim.OutcomeErrored}) }),
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 2},
 		{name: "action errors every time",
-			setup:    func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Outcome: dosim.OutcomeErrored}) },
+			setup:    both(checkSoon, func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Outcome: dosim.OutcomeErrored}) }),
 			deadline: 10 * time.Second,
-			code:     1, holder: 0, requests: [2]int{6, 12}, posts: 3, stderr: "errored"},
+			code:     1, holder: 0, requests: [2]int{6, 6}, posts: 3, stderr: "errored"},
+		// Accepted but never seen to land: not "nothing happened" (6) but "accepted, unverified" (9).
 		{name: "action never completes",
-			setup:    func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Outcome: dosim.OutcomeStuck}) },
+			setup:    both(checkSoon, func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Outcome: dosim.OutcomeStuck}) }),
 			deadline: 3 * time.Second,
-			code:     6, holder: 0, requests: [2]int{3, 6}, posts: 1, stderr: "deadline"},
+			code:     9, holder: 0, requests: [2]int{3, 7}, posts: 1, stderr: "accepted the move"},
 		{name: "action takes 3s",
 			setup: func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 3 * time.Second}) },
-			code:  0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 2}, posts: 1},
-		// Without the metadata fast path (it describes another droplet), completion must come from the API,
-		// whose action GET answers 404 at first; the IP itself tells.
+			code:  0, holder: 1001, requests: [2]int{cleanMove, cleanMove}, posts: 1},
+		// A move slower than --check-after costs one action read, and nothing more.
+		{name: "action takes 3s, check after 1s",
+			setup: both(checkSoon, func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 3 * time.Second}) }),
+			code:  0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 6}, posts: 1},
+		// The action GET answers 404 for a while after the POST (terraform-provider-digitalocean#1557, and
+		// IPv6 actions live at /v2/actions/{id} only): that is not an errored move.
 		{name: "action GET 404 right after create",
-			setup: func(h *harness) {
-				metaOther(h)
-				h.sim.AddActionFault(dosim.ActionFault{Times: 1, NotFoundFor: 5 * time.Second})
-			},
+			setup: both(checkSoon, func(h *harness) {
+				h.sim.AddActionFault(dosim.ActionFault{Times: 1, NotFoundFor: 5 * time.Second, Latency: 3 * time.Second})
+			}),
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 6}, posts: 1},
+		{name: "IPv6: action GET 404 right after create", args: []string{ipv6}, ip: ipv6,
+			setup: both(checkSoon, func(h *harness) {
+				h.sim.AddActionFault(dosim.ActionFault{Times: 1, NotFoundFor: 5 * time.Second, Latency: 3 * time.Second})
+			}),
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 3, cleanMove + 6}, posts: 1},
+		// The metadata service describes another droplet than --droplet-id: the action tells at once.
+		{name: "--droplet-id for another droplet than the metadata service's", setup: metaOther,
 			args: []string{"--droplet-id", "1001", ipv4},
-			code: 0, holder: 1001, requests: [2]int{5, 5}, posts: 1},
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 1},
+		// The metadata service shows moves 3 s late. A run that finds the IP "here" only because the metadata
+		// service still shows a move away reads the API, which names the other holder: it posts, and succeeds
+		// only once the metadata service has shown the IP gone and then back.
+		{name: "metadata lags 3s behind a move away",
+			world: func(w *dosim.World) { w.MetadataLag = 3 * time.Second },
+			setup: func(h *harness) {
+				h.sim.Assign(ipv4, 1001)
+				h.moveAway(ipv4, 1002)
+			},
+			code: 0, holder: 1001, requests: [2]int{2, 2}, posts: 1},
 
 		// The metadata service. Without it, this droplet's ID is unknown: no API request at all.
 		{name: "metadata slow: 1.5s", setup: metaFault(dosim.Fault{Delay: 1500 * time.Millisecond, Times: 1}),
@@ -166,9 +206,15 @@ func faultRows() []faultRow {
 			code: 7, holder: 0, requests: [2]int{0, 0}, posts: 0, stderr: "metadata"},
 		{name: "metadata answers garbage", setup: metaFault(dosim.Fault{Garbage: true}),
 			code: 7, holder: 0, requests: [2]int{0, 0}, posts: 0, stderr: "not metadata JSON"},
+		// With --droplet-id the run needs no metadata service: the move is followed through the action.
 		{name: "metadata down, --droplet-id given", setup: metaFault(dosim.Fault{Status: 503}),
 			args: []string{"--droplet-id", "1001", ipv4},
-			code: 0, holder: 1001, requests: [2]int{cleanMove + 1, cleanMove + 2}, posts: 1},
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 2}, posts: 1},
+		// After the first read the metadata service goes down for good: after 1 s of failures the move is
+		// followed through the action instead.
+		{name: "metadata down during the follow", setup: both(metaFault(dosim.Fault{Skip: 1, Status: 503}),
+			func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 2 * time.Second}) }),
+			code: 0, holder: 1001, requests: [2]int{cleanMove + 2, cleanMove + 4}, posts: 1},
 
 		// DNS: the API host cannot be resolved. Run in a network namespace with only a loopback interface and a
 		// resolv.conf naming 127.0.0.1, where nothing listens: no query leaves this machine.
@@ -177,6 +223,35 @@ func faultRows() []faultRow {
 			args:  []string{"--droplet-id", "1001", ipv4},
 			code:  6, holder: 0, requests: [2]int{0, 0}, posts: 0, stderr: "lookup api.digitalocean.com"},
 	}
+}
+
+// moveAway moves ip to droplet through the API, as another node's hook would, and waits until the API names
+// the new holder; a lagging metadata service still shows the old one.
+func (h *harness) moveAway(ip string, droplet int) {
+	h.t.Helper()
+	req, _ := http.NewRequest("POST", h.srv.URL+"/v2/reserved_ips/"+ip+"/actions",
+		strings.NewReader(fmt.Sprintf(`{"type":"assign","droplet_id":%d}`, droplet)))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		h.t.Fatalf("move %s to %d: status %d", ip, droplet, resp.StatusCode)
+	}
+	for end := time.Now().Add(5 * time.Second); h.sim.Holder(ip) != droplet; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			h.t.Fatalf("%s never reached %d", ip, droplet)
+		}
+	}
+	h.sim.ResetRequests()
+}
+
+func apiFault(f dosim.Fault) func(*harness) {
+	f.Path = "/v2/"
+	return func(h *harness) { h.sim.AddFault(f) }
 }
 
 func readFault(f dosim.Fault) func(*harness) {
@@ -229,7 +304,11 @@ func TestFaultMatrix(t *testing.T) {
 	})
 	for _, row := range faultRows() {
 		t.Run(row.name, func(t *testing.T) {
-			h := newHarness(t)
+			var mutate []func(*dosim.World)
+			if row.world != nil {
+				mutate = append(mutate, row.world)
+			}
+			h := newHarness(t, mutate...)
 			deadline := row.deadline
 			if deadline == 0 {
 				deadline = 20 * time.Second
@@ -254,7 +333,11 @@ func TestFaultMatrix(t *testing.T) {
 			} else {
 				r = h.run(args...)
 			}
-			fig := faultFigures{name: row.name, deadline: deadline, code: r.code, holder: h.sim.Holder(ipv4),
+			checked := ipv4
+			if row.ip != "" {
+				checked = row.ip
+			}
+			fig := faultFigures{name: row.name, deadline: deadline, code: r.code, holder: h.sim.Holder(checked),
 				requests: len(h.requests("", "")), posts: len(h.requests("POST", "")), elapsed: r.elapsed}
 			mu.Lock()
 			figs = append(figs, fig)
@@ -307,7 +390,7 @@ func describe(reqs []dosim.Request) string {
 	return b.String()
 }
 
-var exitWords = map[int]string{0: "ok", 1: "api error", 2: "usage", 3: "config", 4: "auth", 5: "refused", 6: "timeout", 7: "metadata", 8: "superseded"}
+var exitWords = map[int]string{0: "ok", 1: "api error", 2: "usage", 3: "config", 4: "auth", 5: "refused", 6: "timeout", 7: "metadata", 8: "superseded", 9: "unverified"}
 
 func printFaultTable(figs []faultFigures) {
 	fmt.Println("FAULT MATRIX")

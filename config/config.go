@@ -46,8 +46,12 @@ var (
 		Usage: "debug, info, warn or error"}
 	Syslog = Setting{Flag: "syslog", Env: "DO_FIP_SYSLOG", Key: KeySyslog, Default: "auto",
 		Usage: "log to syslog/journald: auto (when /dev/log exists), on or off"}
-	Timeout = Setting{Flag: "timeout", Env: "DO_FIP_TIMEOUT", Key: KeyTimeout, Default: "60s",
-		Usage: "deadline for the whole run (e.g. 60s, 2m)"}
+	// The deadline fits a minute-long rate-limit window (a fleet failing over on one token may meet it), its
+	// spread, a 10–15 s move and a second window's worth of margin; the fleet benchmark (make bench) measures it.
+	Timeout = Setting{Flag: "timeout", Env: "DO_FIP_TIMEOUT", Key: KeyTimeout, Default: "120s",
+		Usage: "deadline for the whole run (e.g. 120s, 3m)"}
+	CheckAfter = Setting{Flag: "check-after", Env: "DO_FIP_CHECK_AFTER", Key: KeyCheckAfter, Default: "20s",
+		Usage: "after the API accepted a move, how long to wait for the metadata service to show it before reading the action (an errored move never shows there)"}
 	DropletID = Setting{Flag: "droplet-id", Env: "DO_FIP_DROPLET_ID", Key: KeyDropletID,
 		Usage: "this droplet's ID (default: ask the metadata service)"}
 	IPs = Setting{Env: "DO_FIP_IPS", Key: KeyIPs,
@@ -55,7 +59,7 @@ var (
 )
 
 // Common lists the settings that every command takes as flags.
-var Common = []Setting{ConfigFile, TokenFile, APIURL, MetadataURL, StateDir, LogFile, LogLevel, Syslog, Timeout}
+var Common = []Setting{ConfigFile, TokenFile, APIURL, MetadataURL, StateDir, LogFile, LogLevel, Syslog, Timeout, CheckAfter}
 
 // Secret holds the API token. Its String and MarshalJSON never show it, so a token printed by mistake shows as a
 // placeholder instead.
@@ -80,6 +84,7 @@ type Config struct {
 	LogLevel    string
 	Syslog      string
 	Timeout     time.Duration
+	CheckAfter  time.Duration
 	DropletID   int
 	InsecureAPI bool
 
@@ -134,13 +139,19 @@ func Load(ex Explicit, getenv func(string) string) (*Config, error) {
 	}
 
 	var errs []error
-	if v, src := get(Timeout); v != "" {
+	duration := func(s Setting, dst *time.Duration) {
+		v, src := get(s)
+		if v == "" {
+			return
+		}
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 || d > 24*time.Hour {
-			errs = append(errs, fmt.Errorf("%w: timeout %q from %s: want a positive duration like 60s or 2m", ErrInvalid, v, src))
+			errs = append(errs, fmt.Errorf("%w: %s %q from %s: want a positive duration like %s", ErrInvalid, s.Key, v, src, s.Default))
 		}
-		c.Timeout = d
+		*dst = d
 	}
+	duration(Timeout, &c.Timeout)
+	duration(CheckAfter, &c.CheckAfter)
 	if v, src := get(DropletID); v != "" {
 		id, err := ParseDropletID(v)
 		if err != nil {

@@ -16,7 +16,7 @@ import (
 // failover hook's config must not silently fall back to a default.
 var fileKeys = []string{
 	KeyIPs, KeyToken, KeyTokenFile, KeyAPIURL, KeyMetadataURL, KeyStateDir, KeyLogFile, KeyLogLevel,
-	KeySyslog, KeyTimeout, KeyDropletID,
+	KeySyslog, KeyTimeout, KeyCheckAfter, KeyDropletID,
 }
 
 // Config file keys.
@@ -31,6 +31,7 @@ const (
 	KeyLogLevel    = "log_level"
 	KeySyslog      = "syslog"
 	KeyTimeout     = "timeout"
+	KeyCheckAfter  = "check_after"
 	KeyDropletID   = "droplet_id"
 )
 

@@ -314,10 +314,35 @@ func (c *Client) Assign(ctx context.Context, ip netip.Addr, dropletID int) (*Act
 		a, _, err = c.godo.FloatingIPActions.Assign(ctx, ip.String(), dropletID)
 	default:
 		a, _, err = c.godo.ReservedIPActions.Assign(ctx, ip.String(), dropletID)
+		if err != nil {
+			return c.assignFloating(ctx, op, ip, dropletID, c.wrapErr(op, err))
+		}
 	}
 	if err != nil {
 		return nil, c.wrapErr(op, err)
 	}
+	return newAction(op, a, 0)
+}
+
+// assignFloating asks /v2/floating_ips once when /v2/reserved_ips answered an assign with 404, as GetIP does
+// for reads: an assign posted before any read (the metadata service said the IP is elsewhere) is the first
+// request to meet an account that only knows the old name. A 403 is not retried there: on a write it means the
+// token lacks reserved_ip:update, which the old endpoint needs too. If the old endpoint knows the IP (any
+// answer but 403 or 404), the IP uses it from then on; otherwise first is the answer.
+func (c *Client) assignFloating(ctx context.Context, op string, ip netip.Addr, dropletID int, first error) (*Action, error) {
+	if !errors.Is(first, ErrNotFound) {
+		return nil, first
+	}
+	a, _, err := c.godo.FloatingIPActions.Assign(ctx, ip.String(), dropletID)
+	if err != nil {
+		legacyErr := c.wrapErr(op, err)
+		if errors.Is(legacyErr, ErrForbidden) || errors.Is(legacyErr, ErrNotFound) {
+			return nil, first
+		}
+		c.setLegacy(ip)
+		return nil, legacyErr
+	}
+	c.setLegacy(ip)
 	return newAction(op, a, 0)
 }
 

@@ -489,6 +489,8 @@ func TestLegacyFallback(t *testing.T) {
 			"GET /v2/floating_ips/203.0.113.10": {{status: 403, body: errBody("forbidden", "You do not have access for the attempted action.")}},
 			"POST /v2/reserved_ips/203.0.113.10/actions": {{status: 404,
 				body: errBody("not_found", "The resource you requested could not be found.")}},
+			"POST /v2/floating_ips/203.0.113.10/actions": {{status: 404,
+				body: errBody("not_found", "The resource you requested could not be found.")}},
 		})
 		c, _ := f.client()
 		_, err := c.GetIP(context.Background(), ip4)
@@ -498,9 +500,40 @@ func TestLegacyFallback(t *testing.T) {
 		if c.Requests() != 2 {
 			t.Errorf("Requests() = %d, want 2", c.Requests())
 		}
-		// Not remembered: the assign still goes to reserved_ips.
+		// Not remembered: the assign still goes to reserved_ips, then once to floating_ips.
 		if _, err := c.Assign(context.Background(), ip4, 1001); !errors.Is(err, ErrNotFound) {
 			t.Errorf("assign: %v", err)
+		}
+		if n := f.count("POST /v2/floating_ips/203.0.113.10/actions"); n != 1 {
+			t.Errorf("floating_ips assign asked %d times, want once", n)
+		}
+	})
+	// An assign can be the first request (the metadata service said the IP is elsewhere): a 404 from
+	// reserved_ips sends it to floating_ips, which is remembered for the action reads.
+	t.Run("an assign before any read falls back", func(t *testing.T) {
+		f := newFake(t, map[string][]reply{
+			"POST /v2/reserved_ips/203.0.113.10/actions":         {notFound},
+			"POST /v2/floating_ips/203.0.113.10/actions":         {{status: 201, body: actionInProgress, check: wantAssignBody(1001)}},
+			"GET /v2/floating_ips/203.0.113.10/actions/72531856": {{status: 200, body: actionCompleted}},
+		})
+		c, _ := f.client()
+		a, err := c.Assign(context.Background(), ip4, 1001)
+		if err != nil || a.ID != 72531856 {
+			t.Fatalf("assign: %+v, %v", a, err)
+		}
+		if _, err := c.GetAction(context.Background(), ip4, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("a refusal from the old endpoint is the answer", func(t *testing.T) {
+		f := newFake(t, map[string][]reply{
+			"POST /v2/reserved_ips/203.0.113.10/actions": {notFound},
+			"POST /v2/floating_ips/203.0.113.10/actions": {{status: 422,
+				body: errBody("unprocessable_entity", "The floating IP already has a pending event.")}},
+		})
+		c, _ := f.client()
+		if _, err := c.Assign(context.Background(), ip4, 1001); !errors.Is(err, ErrPendingEvent) {
+			t.Fatalf("assign: %v, want the old endpoint's pending event", err)
 		}
 	})
 }

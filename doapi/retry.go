@@ -150,11 +150,23 @@ func isCertificate(err error) bool {
 // deadline nor retries into a window still closed. Without a usable Date, a
 // reset already in the past means the clocks disagree; exponential backoff is
 // the safe fallback then.
+//
+// A server's wait gets a random spread on top: every user of a token that a burst refused is told nearly the
+// same retry-after, and a fleet that failed over together would otherwise come back in the same second and
+// trip the limit again.
 func (t *retryTransport) waitFor(attempt int, resp *http.Response, now time.Time) time.Duration {
 	if d, ok := serverWait(resp, now); ok {
-		return d
+		return d + spread(d)
 	}
 	return jitter(attempt, t.waitMin, t.waitMax)
+}
+
+// maxSpread bounds the spread added to a server's wait.
+const maxSpread = 10 * time.Second
+
+// spread is a random extra wait of up to a quarter of d, at most maxSpread.
+func spread(d time.Duration) time.Duration {
+	return rand.N(min(d/4, maxSpread) + 1)
 }
 
 // serverWait is the wait a 429 asks for, if it asks for one.

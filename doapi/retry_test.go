@@ -60,8 +60,9 @@ func TestWaitFor(t *testing.T) {
 			}
 			for attempt := 1; attempt <= 6; attempt++ {
 				got := tr.waitFor(attempt, resp, now)
-				if tc.exact != 0 && got != tc.exact {
-					t.Fatalf("attempt %d: wait %v, want %v", attempt, got, tc.exact)
+				// The server's wait plus a spread of up to a quarter of it (at most maxSpread).
+				if top := tc.exact + min(tc.exact/4, maxSpread); tc.exact != 0 && (got < tc.exact || got > top) {
+					t.Fatalf("attempt %d: wait %v, want %v to %v", attempt, got, tc.exact, top)
 				}
 				if tc.exact == 0 && (got < lo || got > hi) {
 					t.Fatalf("attempt %d: wait %v outside [%v, %v]", attempt, got, lo, hi)
@@ -71,6 +72,24 @@ func TestWaitFor(t *testing.T) {
 	}
 	if got := tr.waitFor(1, nil, now); got != lo {
 		t.Errorf("connection error, first retry: %v, want %v", got, lo)
+	}
+}
+
+// A fleet refused by one burst is told nearly the same retry-after: the spread sends its members back over
+// several seconds instead of in the same one.
+func TestServerWaitIsSpread(t *testing.T) {
+	tr := &retryTransport{waitMin: time.Millisecond, waitMax: time.Second}
+	resp := &http.Response{StatusCode: 429, Header: http.Header{"Retry-After": []string{"58"}}}
+	lo, hi := time.Hour, time.Duration(0)
+	for range 200 {
+		d := tr.waitFor(1, resp, time.Now())
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if lo < 58*time.Second || hi > 68*time.Second {
+		t.Fatalf("waits from %v to %v, want within 58s to 68s", lo, hi)
+	}
+	if hi-lo < 5*time.Second {
+		t.Fatalf("200 waits span only %v, want the fleet spread over several seconds", hi-lo)
 	}
 }
 

@@ -1,6 +1,7 @@
 package dosim
 
 import (
+	"math/rand/v2"
 	"time"
 )
 
@@ -54,7 +55,7 @@ func (s *Sim) settle() {
 		}
 		a.status = StatusCompleted
 		if ip := s.ips[a.ip]; ip != nil {
-			ip.DropletID = a.target
+			ip.moveTo(a.target, a.due)
 		}
 	}
 }
@@ -101,6 +102,9 @@ func (s *Sim) startAction(ip *ipState, typ, resourceType string, target int) *ac
 		a.involved = append(a.involved, target)
 	}
 	latency := s.latency
+	if j := s.world.ActionJitter; j > 0 {
+		latency += rand.N(2*j+1) - j
+	}
 	if f := s.takeActionFault(); f != nil {
 		a.outcome = f.Outcome
 		if f.Latency > 0 {
@@ -114,4 +118,36 @@ func (s *Sim) startAction(ip *ipState, typ, resourceType string, target int) *ac
 	s.actions[a.id] = a
 	s.actOrder = append(s.actOrder, a.id)
 	return a
+}
+
+// holderChange is a completed move of a reserved IP, kept so that a lagging metadata service can show the
+// holder as it was.
+type holderChange struct {
+	at       time.Time
+	from, to int
+}
+
+// maxHistory bounds the moves kept per IP: a metadata lag spans a few moves at most.
+const maxHistory = 8
+
+// moveTo records a move that completed at the given time.
+func (ip *ipState) moveTo(target int, at time.Time) {
+	ip.history = append(ip.history, holderChange{at: at, from: ip.DropletID, to: target})
+	if len(ip.history) > maxHistory {
+		ip.history = ip.history[len(ip.history)-maxHistory:]
+	}
+	ip.DropletID = target
+}
+
+// holderAt returns who held the IP at time t, as far as the kept moves tell.
+func (ip *ipState) holderAt(t time.Time) int {
+	for i := len(ip.history) - 1; i >= 0; i-- {
+		if !ip.history[i].at.After(t) {
+			return ip.history[i].to
+		}
+		if i == 0 {
+			return ip.history[0].from
+		}
+	}
+	return ip.DropletID
 }

@@ -13,16 +13,19 @@
 //   - Asynchronous actions: an assign or unassign answers 201 with an in-progress action; the IP reads
 //     "locked": true and the droplets involved have a pending event until the action latency has passed, then
 //     the action is completed (the holder changes only then) or, with an ActionFault, errored (holder
-//     unchanged) or stuck. Action state is derived from the clock when read; there are no goroutines.
+//     unchanged) or stuck. Action state is derived from the clock when read; there are no goroutines. Action
+//     times spread over ActionLatency ± ActionJitter (real ones take 10–12 s).
 //   - DigitalOcean's 422 unprocessable_entity rules: the IP has a pending event, a droplet involved has a
 //     pending event, the droplet already holds this IP, the droplet already holds another reserved IP of the
 //     same family, the droplet is in another region, or the droplet does not exist.
 //   - Rate limits per token: sliding windows of one hour and one minute, ratelimit-limit/-remaining/-reset on
-//     every API answer, and 429 too_many_requests with retry-after when the per-minute burst is exceeded.
+//     every API answer, and 429 too_many_requests with retry-after when the per-minute burst is exceeded. Every
+//     caller with the same token shares them. Whether DigitalOcean counts refused requests is not documented:
+//     RateCountsRefused chooses.
 //   - The metadata service: text values and indexes under /metadata/v1/ (index paths without a trailing slash
 //     answer 301, unknown paths 404) and /metadata/v1.json. It answers as the droplet whose address (or
 //     SourceAddrs) sent the request, or as droplet N under /droplets/N/metadata/v1/... for clients on
-//     loopback. Reserved-IP values reflect completed actions only.
+//     loopback. Reserved-IP values reflect completed actions only, MetadataLag after they completed.
 //   - A clock that can disagree with the client's (SetClockOffset): the Date header of every answer, the
 //     rate-limit windows and ratelimit-reset follow it. UseUpHour spends a token's hourly allowance as other
 //     users of a shared token would. Both are also in the control API (PUT /_sim/clock, POST /_sim/use-up-hour).
@@ -40,7 +43,7 @@
 // Control API (no token, not rate limited, not logged; JSON bodies mirror Fault and ActionFault with
 // snake_case names and durations as strings such as "1.5s"):
 //
-//	POST   /_sim/faults          add a Fault                     {"method":"POST","path":"/v2/reserved_ips/","status":503,"times":1}
+//	POST   /_sim/faults          add a Fault                     {"method":"POST","path":"/v2/reserved_ips/","status":503,"times":1,"skip":0}
 //	POST   /_sim/action-faults   add an ActionFault              {"outcome":"errored","not_found_for":"2s","times":1}
 //	DELETE /_sim/faults          clear faults and action faults
 //	PUT    /_sim/latency         set the action latency          {"action_latency":"2s"}

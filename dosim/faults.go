@@ -16,6 +16,9 @@ type Fault struct {
 	Method   string // "" matches any method
 	Path     string // prefix of the URL path; "" matches any path
 	Times    int
+	// Skip lets the first Skip matching requests through untouched before the fault applies: a metadata
+	// service that answers the hook's first read and then goes down.
+	Skip int
 
 	Status     int  // answer this status with DigitalOcean's error body for it; 429 adds rate-limit headers
 	RetryAfter int  // seconds, sent as retry-after on 429 and 503
@@ -39,6 +42,7 @@ type ActionFault struct {
 type faultState struct {
 	Fault
 	left int // matches left; -1 for unlimited
+	skip int // matches still to let through
 }
 
 type actionFaultState struct {
@@ -50,7 +54,7 @@ type actionFaultState struct {
 func (s *Sim) AddFault(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.faults = append(s.faults, &faultState{Fault: f, left: timesLeft(f.Times)})
+	s.faults = append(s.faults, &faultState{Fault: f, left: timesLeft(f.Times), skip: max(f.Skip, 0)})
 }
 
 // AddActionFault installs an action fault.
@@ -83,6 +87,10 @@ func (s *Sim) takeFault(metadata bool, method, path string) *Fault {
 		if f.Metadata != metadata || (f.Method != "" && !strings.EqualFold(f.Method, method)) ||
 			!strings.HasPrefix(path, f.Path) {
 			continue
+		}
+		if f.skip > 0 {
+			f.skip--
+			return nil
 		}
 		got := f.Fault
 		if f.left > 0 {
@@ -118,6 +126,7 @@ type faultJSON struct {
 	Method       string `json:"method,omitempty"`
 	Path         string `json:"path,omitempty"`
 	Times        int    `json:"times,omitempty"`
+	Skip         int    `json:"skip,omitempty"`
 	Status       int    `json:"status,omitempty"`
 	RetryAfter   int    `json:"retry_after,omitempty"`
 	HTML         bool   `json:"html,omitempty"`
@@ -129,7 +138,7 @@ type faultJSON struct {
 
 // MarshalJSON writes the control API form.
 func (f Fault) MarshalJSON() ([]byte, error) {
-	j := faultJSON{Metadata: f.Metadata, Method: f.Method, Path: f.Path, Times: f.Times, Status: f.Status,
+	j := faultJSON{Metadata: f.Metadata, Method: f.Method, Path: f.Path, Times: f.Times, Skip: f.Skip, Status: f.Status,
 		RetryAfter: f.RetryAfter, HTML: f.HTML, Garbage: f.Garbage, Reset: f.Reset, LoseResponse: f.LoseResponse}
 	if f.Delay != 0 {
 		j.Delay = f.Delay.String()
@@ -147,7 +156,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return err
 	}
-	*f = Fault{Metadata: j.Metadata, Method: j.Method, Path: j.Path, Times: j.Times, Status: j.Status,
+	*f = Fault{Metadata: j.Metadata, Method: j.Method, Path: j.Path, Times: j.Times, Skip: j.Skip, Status: j.Status,
 		RetryAfter: j.RetryAfter, HTML: j.HTML, Garbage: j.Garbage, Delay: d, Reset: j.Reset,
 		LoseResponse: j.LoseResponse}
 	return nil

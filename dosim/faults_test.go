@@ -176,6 +176,23 @@ func TestFaultMatching(t *testing.T) {
 	}
 }
 
+// Skip lets the first matching requests through: a metadata service that answers once, then goes down.
+func TestFaultSkip(t *testing.T) {
+	f := newFixture(t, nil)
+	f.sim.AddFault(Fault{Metadata: true, Skip: 2, Times: 1, Status: 503})
+	path := "/droplets/1001/metadata/v1/id"
+	for i, want := range []int{200, 200, 503, 200} {
+		if r := f.do(t, "GET", path, "", ""); r.status != want {
+			t.Fatalf("request %d: status %d, want %d", i, r.status, want)
+		}
+	}
+	var back Fault
+	b, _ := Fault{Skip: 2, Status: 503}.MarshalJSON()
+	if err := back.UnmarshalJSON(b); err != nil || back.Skip != 2 {
+		t.Fatalf("skip does not survive the control API form: %s → %+v, %v", b, back, err)
+	}
+}
+
 func TestFaultUntilCleared(t *testing.T) {
 	f := newFixture(t, nil)
 	f.sim.AddFault(Fault{Status: 503})

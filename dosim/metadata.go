@@ -70,9 +70,10 @@ type mdView struct {
 // Callers hold s.mu and have settled.
 func (s *Sim) mdView(d *Droplet) mdView {
 	v := mdView{d: *d, dnsSrv: []string{"67.207.67.2", "67.207.67.3"}}
+	seen := s.clock().Add(-s.world.MetadataLag)
 	for _, k := range s.ipOrder {
 		ip := s.ips[k]
-		if ip.DropletID != d.ID {
+		if ip.holderAt(seen) != d.ID {
 			continue
 		}
 		if ip.v6 {

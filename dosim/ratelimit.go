@@ -16,7 +16,8 @@ type rateResult struct {
 }
 
 // takeRate counts a request for key against DigitalOcean's two sliding windows (an hour and a minute).
-// Refused requests are not counted, so a client that waits as told gets through. Callers hold s.mu.
+// Refused requests are not counted unless the world says RateCountsRefused; then a client that keeps asking
+// keeps the window full. Callers hold s.mu.
 func (s *Sim) takeRate(key string) rateResult {
 	now := s.clock()
 	hist := s.rate[key]
@@ -41,7 +42,8 @@ func (s *Sim) takeRate(key string) rateResult {
 		if res.retryAfter < 1 {
 			res.retryAfter = 1
 		}
-	default:
+	}
+	if res.allowed || s.world.RateCountsRefused {
 		hist = append(hist, now)
 	}
 	s.rate[key] = hist

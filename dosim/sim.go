@@ -36,6 +36,14 @@ type Sim struct {
 
 	rate     map[string][]time.Time // per token: times of counted requests within the last hour
 	requests []Request
+	counts   Counts
+}
+
+// Counts sums up the requests served since the start or the last ResetRequests, however many the log keeps.
+type Counts struct {
+	API      int         `json:"api"`
+	Metadata int         `json:"metadata"`
+	Status   map[int]int `json:"status"` // API requests by answer status; 0 for a connection reset
 }
 
 type scope int
@@ -51,6 +59,7 @@ type ipState struct {
 	v6      bool
 	addr    netip.Addr
 	created time.Time
+	history []holderChange // completed moves, oldest first, at most maxHistory
 }
 
 // Request is one logged request. API and metadata requests are logged; control requests (/_sim) are not.
@@ -187,8 +196,20 @@ func (s *Sim) assign(ip string, dropletID int) error {
 	if dropletID != 0 && s.droplets[dropletID] == nil {
 		return fmt.Errorf("droplet %d does not exist", dropletID)
 	}
-	st.DropletID = dropletID
+	// A starting state, not a move: the metadata service shows it at once, whatever its lag.
+	st.DropletID, st.history = dropletID, nil
 	return nil
+}
+
+// MovedAt returns when the last action that moved ip completed; zero if none did.
+func (s *Sim) MovedAt(ip string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.settle()
+	if st := s.lookupIP(ip); st != nil && len(st.history) > 0 {
+		return st.history[len(st.history)-1].at
+	}
+	return time.Time{}
 }
 
 // SetActionLatency changes how long actions created from now on stay in progress.
@@ -210,6 +231,19 @@ func (s *Sim) ResetRequests() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = nil
+	s.counts = Counts{}
+}
+
+// Counts returns the request counts.
+func (s *Sim) Counts() Counts {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counts
+	c.Status = make(map[int]int, len(s.counts.Status))
+	for k, v := range s.counts.Status {
+		c.Status[k] = v
+	}
+	return c
 }
 
 // maxLogged bounds the request log of a long-running simulator; the oldest entries go first.
@@ -222,6 +256,15 @@ func (s *Sim) logRequest(r Request) {
 		s.requests = append(s.requests[:0:0], s.requests[len(s.requests)-maxLogged+1:]...)
 	}
 	s.requests = append(s.requests, r)
+	if r.Metadata {
+		s.counts.Metadata++
+		return
+	}
+	s.counts.API++
+	if s.counts.Status == nil {
+		s.counts.Status = map[int]int{}
+	}
+	s.counts.Status[r.Status]++
 }
 
 // newRequestID makes a random UUID (version 4), the form DigitalOcean's x-request-id takes.

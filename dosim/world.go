@@ -28,8 +28,17 @@ type World struct {
 	// A request the token's scopes do not cover answers 403, as on DigitalOcean (see scopes.go).
 	ScopedTokens  map[string][]string
 	ActionLatency time.Duration // how long an action stays in-progress
-	RatePerMinute int           // burst limit per token; 0 means DefaultRatePerMinute
-	RatePerHour   int           // hourly limit per token; 0 means DefaultRatePerHour
+	// ActionJitter spreads action times uniformly over ActionLatency ± ActionJitter, as real actions vary
+	// (10–12 s is typical on DigitalOcean).
+	ActionJitter time.Duration
+	// MetadataLag is how long the metadata service goes on showing a reserved IP's previous holder after the
+	// action that moved it completed. DigitalOcean does not document it; zero shows every move at once.
+	MetadataLag   time.Duration
+	RatePerMinute int // burst limit per token; 0 means DefaultRatePerMinute
+	RatePerHour   int // hourly limit per token; 0 means DefaultRatePerHour
+	// RateCountsRefused counts requests refused with 429 toward the limits too. Whether DigitalOcean does is
+	// not documented, so clients must work either way; off, a client that waits as told gets through.
+	RateCountsRefused bool
 	// LegacyOnly makes the reserved_ips and reserved_ipv6 endpoints answer 404 so only /v2/floating_ips works,
 	// like an API that predates the 2022 rename.
 	LegacyOnly bool
@@ -86,8 +95,11 @@ type worldJSON struct {
 	ReadOnlyTokens []string            `json:"read_only_tokens,omitempty"`
 	ScopedTokens   map[string][]string `json:"scoped_tokens,omitempty"`
 	ActionLatency  string              `json:"action_latency,omitempty"`
+	ActionJitter   string              `json:"action_jitter,omitempty"`
+	MetadataLag    string              `json:"metadata_lag,omitempty"`
 	RatePerMinute  int                 `json:"rate_per_minute,omitempty"`
 	RatePerHour    int                 `json:"rate_per_hour,omitempty"`
+	CountRefused   bool                `json:"rate_counts_refused,omitempty"`
 	LegacyOnly     bool                `json:"legacy_only,omitempty"`
 	Droplets       []Droplet           `json:"droplets"`
 	IPs            []ReservedIP        `json:"ips"`
@@ -97,9 +109,17 @@ type worldJSON struct {
 func (w World) MarshalJSON() ([]byte, error) {
 	return json.Marshal(worldJSON{
 		Tokens: w.Tokens, ReadOnlyTokens: w.ReadOnlyTokens, ScopedTokens: w.ScopedTokens, ActionLatency: w.ActionLatency.String(),
-		RatePerMinute: w.RatePerMinute, RatePerHour: w.RatePerHour, LegacyOnly: w.LegacyOnly,
-		Droplets: w.Droplets, IPs: w.IPs,
+		ActionJitter: durationText(w.ActionJitter), MetadataLag: durationText(w.MetadataLag),
+		RatePerMinute: w.RatePerMinute, RatePerHour: w.RatePerHour, CountRefused: w.RateCountsRefused,
+		LegacyOnly: w.LegacyOnly, Droplets: w.Droplets, IPs: w.IPs,
 	})
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // UnmarshalJSON reads the form MarshalJSON writes.
@@ -112,14 +132,20 @@ func (w *World) UnmarshalJSON(b []byte) error {
 }
 
 func (w *World) fromJSON(j worldJSON) error {
-	lat, err := parseDuration("action_latency", j.ActionLatency)
-	if err != nil {
-		return err
+	var durs [3]time.Duration
+	for i, f := range []struct{ name, text string }{
+		{"action_latency", j.ActionLatency}, {"action_jitter", j.ActionJitter}, {"metadata_lag", j.MetadataLag},
+	} {
+		d, err := parseDuration(f.name, f.text)
+		if err != nil {
+			return err
+		}
+		durs[i] = d
 	}
 	*w = World{
-		Tokens: j.Tokens, ReadOnlyTokens: j.ReadOnlyTokens, ScopedTokens: j.ScopedTokens, ActionLatency: lat,
-		RatePerMinute: j.RatePerMinute, RatePerHour: j.RatePerHour, LegacyOnly: j.LegacyOnly,
-		Droplets: j.Droplets, IPs: j.IPs,
+		Tokens: j.Tokens, ReadOnlyTokens: j.ReadOnlyTokens, ScopedTokens: j.ScopedTokens, ActionLatency: durs[0], ActionJitter: durs[1],
+		MetadataLag: durs[2], RatePerMinute: j.RatePerMinute, RatePerHour: j.RatePerHour,
+		RateCountsRefused: j.CountRefused, LegacyOnly: j.LegacyOnly, Droplets: j.Droplets, IPs: j.IPs,
 	}
 	return nil
 }
@@ -172,8 +198,11 @@ func parseDuration(field, s string) (time.Duration, error) {
 
 // validate rejects worlds DigitalOcean could not be in.
 func (w World) validate() error {
-	if w.ActionLatency < 0 {
-		return fmt.Errorf("action latency %s is negative", w.ActionLatency)
+	if w.ActionLatency < 0 || w.ActionJitter < 0 || w.MetadataLag < 0 {
+		return fmt.Errorf("action latency, jitter and metadata lag must not be negative")
+	}
+	if w.ActionJitter > w.ActionLatency {
+		return fmt.Errorf("action jitter %s is larger than the action latency %s", w.ActionJitter, w.ActionLatency)
 	}
 	if w.RatePerMinute < 0 || w.RatePerHour < 0 {
 		return fmt.Errorf("rate limits must not be negative")

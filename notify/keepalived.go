@@ -1,3 +1,6 @@
+// Package notify reads what keepalived tells a notify hook and decides what the transition means for the
+// reserved IPs: take them (MASTER), or stop any move still in flight here (every other state). It never
+// unassigns an IP. The engine package carries out the moves.
 package notify
 
 import (

@@ -1,4 +1,4 @@
-package notify
+package engine
 
 import (
 	"context"
@@ -58,12 +58,11 @@ func TestLoadThousandMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	timing := Timing{ActionPolls: []time.Duration{2 * time.Millisecond}, WatchedActionPolls: []time.Duration{5 * time.Millisecond},
+	timing := Timing{ActionPolls: []time.Duration{2 * time.Millisecond}, CheckAfter: 50 * time.Millisecond,
 		MetadataPoll: time.Millisecond, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}
-	assigners := map[int]*Assigner{}
+	watches := map[int]*metadata.Client{}
 	for _, id := range []int{1001, 1002} {
-		md := metadata.NewClient(metadata.WithBaseURL(srv.URL+"/droplets/"+strconv.Itoa(id)), metadata.WithRetryWait(time.Millisecond))
-		assigners[id] = &Assigner{API: api, DropletID: id, Region: "nyc3", Watch: md, Timing: timing}
+		watches[id] = metadata.NewClient(metadata.WithBaseURL(srv.URL+"/droplets/"+strconv.Itoa(id)), metadata.WithRetryWait(time.Millisecond))
 	}
 	ip := netip.MustParseAddr("203.0.113.10")
 
@@ -81,7 +80,13 @@ func TestLoadThousandMoves(t *testing.T) {
 		}
 		target := 1001 + i%2
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		res := assigners[target].Assign(ctx, ip)
+		// A new engine per move, as each hook run is a process of its own: it reads the metadata service first.
+		md, err := watches[target].Get(ctx)
+		if err != nil {
+			t.Fatalf("move %d: metadata: %v", i, err)
+		}
+		e := &Engine{API: api, DropletID: target, Region: "nyc3", Initial: md, Watch: watches[target], Timing: timing}
+		res := e.Assign(ctx, ip)
 		cancel()
 		if res.Err != nil || res.Outcome != Moved {
 			t.Fatalf("move %d to %d: %s %v", i, target, res.Outcome, res.Err)
