@@ -389,7 +389,7 @@ func TestCheckBrokenSetups(t *testing.T) {
 		},
 		"IP in another region": {
 			world: func(w *dosim.World) { w.IPs[0].Region = "sfo3" },
-			code:  9,
+			code:  10,
 			want: func(s *checkSetup) string {
 				return "FAIL  reserved IP 203.0.113.10: in region sfo3, this droplet in nyc3: DigitalOcean moves a reserved IP only to a droplet of its region -- fix: use a reserved IP of nyc3 (doctl compute reserved-ip create --region nyc3)"
 			},
