@@ -17,7 +17,7 @@ func checkCommand() *cli.Command {
 		Name:  "check",
 		Usage: "find what would break a failover before it happens (read-only: never moves an IP)",
 		Description: "Run it on each load balancer after installing do-fip and after every change. It reads\n" +
-			"keepalived.conf (following its includes) and asks keepalived for its version, checks who keepalived\n" +
+			"keepalived.conf (following its includes) and reads keepalived's version from its binary, checks who keepalived\n" +
 			"runs the hooks as and what that user can read and write with its primary group only, the script\n" +
 			"path against enable_script_security, the droplet (metadata service), the token and each reserved IP\n" +
 			"(one API read each), the clock, where hook runs are logged and, with --port, that something listens\n" +
@@ -25,7 +25,7 @@ func checkCommand() *cli.Command {
 			"warn or FAIL the fix. It writes nothing and never moves an IP. Exit 0 when nothing FAILs, else " + strconv.Itoa(ExitCheckFailed) + ".",
 		Flags: append(commonFlags(), dropletIDFlag(), ipFlag(),
 			&cli.StringFlag{Name: "keepalived-config", Value: preflight.DefaultKeepalivedConfig, Usage: "keepalived's config file (its includes are followed)"},
-			&cli.StringFlag{Name: "keepalived", Usage: "the keepalived binary to ask for its version (default: keepalived on PATH or in /usr/sbin)"},
+			&cli.StringFlag{Name: "keepalived", Usage: "the keepalived binary whose version decides which options it supports (default: keepalived on PATH or in /usr/sbin)"},
 			&cli.StringSliceFlag{Name: "port", Usage: "TCP ports that must listen on the anchor IP or 0.0.0.0, e.g. 80,443 (repeatable)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON instead of lines"}),
 		Action: runCheck,

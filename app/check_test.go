@@ -93,7 +93,7 @@ type checkSetup struct {
 	token      string
 	state      string
 	bin        string
-	keepalived string // a fake keepalived that prints a version
+	keepalived string // a fake keepalived binary: its version string and nothing that runs
 }
 
 func (s *checkSetup) path(p string) string { return filepath.Join(s.root, p) }
@@ -167,7 +167,7 @@ func (s *checkSetup) editKA(old, new string) {
 	s.writeKA(strings.Replace(string(b), old, new, 1))
 }
 
-// setKeepalived makes the fake keepalived print a version as keepalived does.
+// setKeepalived writes a fake keepalived that carries a version string as keepalived's binary does.
 // at is "keepalived.conf:N" for the first line of keepalived.conf that holds text.
 func (s *checkSetup) at(text string) string {
 	s.t.Helper()
@@ -185,7 +185,7 @@ func (s *checkSetup) at(text string) string {
 }
 
 func (s *checkSetup) setKeepalived(version string) {
-	s.install(s.keepalived, fmt.Sprintf("#!/bin/sh\necho 'Keepalived v%s (01/16,2022)' >&2\n", version), "root", "root", 0o755)
+	s.install(s.keepalived, fmt.Sprintf("\x7fELF\x00not a program\x00Keepalived v%s (01/16,2022)\x00", version), "root", "root", 0o755)
 }
 
 func (s *checkSetup) install(p, content, user, group string, mode os.FileMode) {

@@ -225,6 +225,20 @@ func TestParseVersion(t *testing.T) {
 	}
 }
 
+func TestKeepalivedVersionFromBinary(t *testing.T) {
+	// The version string straddles the first 1 MiB chunk, as it may in a real binary.
+	junk := strings.Repeat("\x00\x7f", (1<<20)/2-10)
+	dir := writeFiles(t, map[string]string{"keepalived": "\x7fELF" + junk + "Keepalived v2.2.8 (05/31,2023)\x00" + junk})
+	v, err := keepalivedVersion(filepath.Join(dir, "keepalived"))
+	if err != nil || v != (Version{2, 2, 8}) {
+		t.Fatalf("got %v, %v", v, err)
+	}
+	dir = writeFiles(t, map[string]string{"keepalived": "#!/bin/sh\necho hello\n"})
+	if _, err := keepalivedVersion(filepath.Join(dir, "keepalived")); err == nil || !strings.Contains(err.Error(), "no \"Keepalived vX.Y.Z\" version string") {
+		t.Fatalf("no version: %v", err)
+	}
+}
+
 func TestParseProcAddr(t *testing.T) {
 	for in, want := range map[string]string{
 		"0100007F:1F90":                         "127.0.0.1:8080",

@@ -36,7 +36,7 @@ const (
 // directory of their own.
 type Options struct {
 	KeepalivedConfig string // default DefaultKeepalivedConfig
-	Keepalived       string // the keepalived binary asked for its version; default: found on PATH or in /usr/sbin
+	Keepalived       string // the keepalived binary read for its version; default: found on PATH or in /usr/sbin
 	Config           *config.Config
 	ConfigErr        error // why Config is nil
 	ConfigPath       string
@@ -67,7 +67,7 @@ func Run(ctx context.Context, o Options) *Report {
 		r.ok("do-fip config", "%s: state dir %s, timeout %s", describePath(cfg.ConfigPath), cfg.StateDir, cfg.Timeout)
 	}
 
-	ver := r.checkVersion(ctx, o.Keepalived)
+	ver := r.checkVersion(o.Keepalived)
 	m := r.checkKeepalivedConf(o.KeepalivedConfig, ver, cfg)
 	ids := r.checkHookUser(m, ver)
 
@@ -76,7 +76,7 @@ func Run(ctx context.Context, o Options) *Report {
 		for _, id := range ids {
 			r.checkAccess(cfg, o.Getenv, id)
 		}
-		if m != nil {
+		if m != nil && len(ids) > 0 {
 			r.checkScriptSecurity(m, ids)
 		}
 		md = r.checkDroplet(ctx, cfg, &r.MetadataRequests)
@@ -110,16 +110,16 @@ func describePath(p string) string {
 	return p + " (none; defaults)"
 }
 
-func (r *Report) checkVersion(ctx context.Context, named string) *Version {
+func (r *Report) checkVersion(named string) *Version {
 	const name = "keepalived"
 	bin, err := findKeepalived(named)
 	if err != nil {
 		r.warn(name, "apt-get install keepalived (dnf install keepalived), or name it with --keepalived", "%v: cannot tell which options it supports", err)
 		return nil
 	}
-	v, err := keepalivedVersion(ctx, bin)
+	v, err := keepalivedVersion(bin)
 	if err != nil {
-		r.warn(name, "check that "+bin+" runs: "+bin+" --version", "%v: cannot tell which options it supports", err)
+		r.warn(name, "name the keepalived binary with --keepalived", "%v: cannot tell which options it supports", err)
 		return nil
 	}
 	r.ok(name, "%s is keepalived %s", bin, v)

@@ -1,15 +1,12 @@
 package preflight
 
 import (
-	"bytes"
-	"context"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"time"
 )
 
 // Version is a keepalived release, e.g. 2.2.7.
@@ -52,39 +49,53 @@ func ParseVersion(out []byte) (Version, bool) {
 	return v, true
 }
 
-// findKeepalived returns the keepalived binary to ask: the one named, else the first on PATH or in the
+// findKeepalived returns the keepalived binary to read: the one named, else the first on PATH or in the
 // directories distributions install it to.
 func findKeepalived(named string) (string, error) {
 	if named != "" {
 		return named, nil
 	}
-	if p, err := exec.LookPath("keepalived"); err == nil {
-		return p, nil
-	}
-	for _, d := range []string{"/usr/sbin", "/sbin", "/usr/local/sbin"} {
+	dirs := filepath.SplitList(os.Getenv("PATH"))
+	dirs = append(dirs, "/usr/sbin", "/sbin", "/usr/local/sbin")
+	for _, d := range dirs {
+		if d == "" || !filepath.IsAbs(d) {
+			continue
+		}
 		p := filepath.Join(d, "keepalived")
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
 			return p, nil
 		}
 	}
 	return "", fmt.Errorf("no keepalived on PATH or in /usr/sbin, /sbin, /usr/local/sbin")
 }
 
-// keepalivedVersion runs `keepalived --version` (1.x prints to stderr, 2.x to stdout and stderr), bounded by
-// two seconds, with no environment: the version line is all it needs.
-func keepalivedVersion(ctx context.Context, bin string) (Version, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "--version")
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	if v, ok := ParseVersion(out.Bytes()); ok {
-		return v, nil
-	}
+// maxKeepalivedBinary bounds what is read of the binary; keepalived is 1 to 2 MiB.
+const maxKeepalivedBinary = 64 << 20
+
+// keepalivedVersion reads the version from the binary itself: every release since 1.x carries the line
+// `keepalived --version` prints ("Keepalived v2.2.7 (01/16,2022)") as a string. Reading it starts no
+// program, so nothing of do-fip's environment (the token) can reach a child process.
+func keepalivedVersion(bin string) (Version, error) {
+	f, err := os.Open(bin)
 	if err != nil {
-		return Version{}, fmt.Errorf("%s --version: %v", bin, err)
+		return Version{}, err
 	}
-	return Version{}, fmt.Errorf("%s --version printed no version", bin)
+	defer f.Close()
+	// Scan in chunks that overlap by more than the longest version string, so none is cut in two.
+	const chunk, overlap = 1 << 20, 64
+	buf := make([]byte, chunk+overlap)
+	n, keep := 0, 0
+	for read := 0; read < maxKeepalivedBinary; {
+		m, err := io.ReadFull(f, buf[keep:])
+		n = keep + m
+		read += m
+		if v, ok := ParseVersion(buf[:n]); ok {
+			return v, nil
+		}
+		if err != nil {
+			break
+		}
+		keep = copy(buf, buf[n-overlap:n])
+	}
+	return Version{}, fmt.Errorf("%s: no \"Keepalived vX.Y.Z\" version string in it", bin)
 }
