@@ -370,6 +370,11 @@ func TestCheckBrokenSetups(t *testing.T) {
 				return "FAIL  token: token file " + s.token + ": insecure permissions: mode 0644 lets other users read or change it -- fix: chown root:" + s.user + " " + s.token + " && chmod 0640 " + s.token
 			},
 		},
+		"token file owned by the hook user, as the hook accepts it": {
+			edit: func(s *checkSetup) { s.chown(s.token, s.user, s.user); os.Chmod(s.token, 0o600) },
+			code: 0,
+			want: func(s *checkSetup) string { return "ok    token: from the token file " + s.token },
+		},
 		"token rejected (401)": {
 			edit: func(s *checkSetup) { s.install(s.token, "dop_v1_revoked\n", "root", s.user, 0o640) },
 			code: 10,

@@ -81,11 +81,14 @@ func Run(ctx context.Context, o Options) *Report {
 		}
 		md = r.checkDroplet(ctx, cfg, &r.MetadataRequests)
 		ips := allIPs(cfg, o.IPs, m)
-		group := DefaultScriptUser
-		if len(ids) > 0 && ids[0].uid != 0 {
-			group = ids[0].group
+		hook := ident{user: "root", group: DefaultScriptUser}
+		if len(ids) > 0 {
+			hook = ids[0]
+			if hook.uid == 0 {
+				hook.group = DefaultScriptUser
+			}
 		}
-		r.checkAPI(ctx, cfg, o, ips, md, group)
+		r.checkAPI(ctx, cfg, o, ips, md, hook)
 		r.checkLogging(cfg, ids)
 		anchor := ""
 		if md != nil {
@@ -425,12 +428,14 @@ func allIPs(cfg *config.Config, given []netip.Addr, m *model) []netip.Addr {
 const scopes = "reserved_ip:read, reserved_ip:update, actions:read (and droplet:read)"
 
 // checkAPI: the token is there, from a safe file, and the API accepts it for each reserved IP, which must be
-// in this droplet's region; and the API's clock. hookGroup is the group that should own the token file.
-func (r *Report) checkAPI(ctx context.Context, cfg *config.Config, o Options, ips []netip.Addr, md *metadata.Metadata, hookGroup string) {
+// in this droplet's region; and the API's clock. The token is looked up as the hook's user finds it; its
+// group should own the token file.
+func (r *Report) checkAPI(ctx context.Context, cfg *config.Config, o Options, ips []netip.Addr, md *metadata.Metadata, hook ident) {
+	hookGroup := hook.group
 	if len(ips) == 0 {
 		r.fail("reserved IPs", "ips = 203.0.113.10 in "+cfg.ConfigPath+", or --ip on each hook line", "none configured: do-fip would have nothing to move")
 	}
-	tok, src, err := cfg.Token(o.Getenv)
+	tok, src, err := cfg.TokenFor(o.Getenv, hook.uid)
 	switch {
 	case err != nil:
 		msg, _, _ := strings.Cut(err.Error(), " (fix: ")
