@@ -25,7 +25,9 @@ const maxTokenFile = 4 << 10
 
 // CheckSecretFile refuses a file that holds a secret when others could read it or change it, as ssh does for keys:
 // no access at all for "other", no write for the group, and owned by the user running do-fip or by root.
-func CheckSecretFile(path string, fi fs.FileInfo) error { return checkSecretFileFor(path, fi, os.Geteuid()) }
+func CheckSecretFile(path string, fi fs.FileInfo) error {
+	return checkSecretFileFor(path, fi, os.Geteuid())
+}
 
 // checkSecretFileFor is CheckSecretFile for a run as uid.
 func checkSecretFileFor(path string, fi fs.FileInfo, uid int) error {

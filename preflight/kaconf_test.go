@@ -179,6 +179,11 @@ func TestKeepalivedChecks(t *testing.T) {
 			ver:  Version{2, 2, 7},
 			want: `FAIL several instances: FILE:17: notify "/usr/bin/do-fip notify" (in VI_2) names no IP: with 2 instances running do-fip, each would move every configured IP -- fix: notify "/usr/bin/do-fip notify --ip THIS_INSTANCE_IP"`,
 		},
+		"hooks on the sync group": {
+			conf: head + chk + inst + "}\nvrrp_sync_group G {\n group { VI_1 }\n notify \"/usr/bin/do-fip notify\"\n notify_master \"/usr/bin/do-fip assign\"\n}\n",
+			ver:  Version{2, 2, 7},
+			want: `FAIL wiring VI_1: both notify (FILE:19) and notify_master (FILE:20) run do-fip: keepalived starts both at the same moment and the two runs race for the IP -- fix: delete FILE:20 (notify_master "/usr/bin/do-fip assign")`,
+		},
 		"reconcile check with a weight": {
 			conf: head + "vrrp_script chk {\n script \"/usr/bin/do-fip reconcile --timeout 20s\"\n interval 15\n timeout 25\n weight 10\n}\n" + inst + " notify \"/usr/bin/do-fip notify\"\n notify_master_rx_lower_pri \"/usr/bin/do-fip reconcile --now\"\n}\n",
 			ver:  Version{2, 2, 7},

@@ -186,8 +186,10 @@ func buildModel(c *Conf) *model {
 			}
 		}
 		for _, members := range g.Find("group") {
-			for _, mem := range members.Children {
-				groupHooks[mem.Keyword()] = append(groupHooks[mem.Keyword()], hooks...)
+			for _, line := range members.Children {
+				for _, w := range line.Words { // one instance a line, or several
+					groupHooks[w.Text] = append(groupHooks[w.Text], hooks...)
+				}
 			}
 		}
 	}
