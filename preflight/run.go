@@ -81,12 +81,9 @@ func Run(ctx context.Context, o Options) *Report {
 		}
 		md = r.checkDroplet(ctx, cfg, &r.MetadataRequests)
 		ips := allIPs(cfg, o.IPs, m)
-		hook := ident{user: "root", group: DefaultScriptUser}
+		hook := ident{user: "root", group: DefaultScriptUser} // who the token file is for
 		if len(ids) > 0 {
 			hook = ids[0]
-			if hook.uid == 0 {
-				hook.group = DefaultScriptUser
-			}
 		}
 		r.checkAPI(ctx, cfg, o, ips, md, hook)
 		r.checkLogging(cfg, ids)
