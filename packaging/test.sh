@@ -248,6 +248,12 @@ check "do-fip assign as $kuser with the installed config and state dir (simulato
 	as_hook env -i PATH=/usr/bin:/bin DO_FIP_INSECURE_API=1 /usr/bin/do-fip assign
 check "... it left its record in /var/lib/do-fip, owned by $kuser" \
 	bash -c "[ -n \"\$(find /var/lib/do-fip -mindepth 1 -user $kuser -newer '$tmp/sim.out' -print -quit)\" ]"
+# The preflight a person runs after installing: the installed example keepalived.conf, the installed config,
+# binary, state dir and user pass it (exit 0, no FAIL line).
+check "do-fip check passes with the installed example keepalived.conf and config (simulator)" \
+	bash -c "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DO_FIP_INSECURE_API=1 /usr/bin/do-fip check \
+		--keepalived-config /usr/share/doc/do-fip/examples/keepalived/two-node/lb1.conf >'$tmp/check.out' 2>&1; \
+		rc=\$?; cat '$tmp/check.out'; [ \$rc = 0 ] && ! grep -q '^FAIL' '$tmp/check.out'"
 kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
 sim_pid=
 
