@@ -100,6 +100,7 @@ func newApp(version string, stdout, stderr io.Writer) *cli.App {
 			notifyCommand(),
 			reconcileCommand(),
 			simulateCommand(),
+			checkCommand(),
 			manCommand(),
 			completionCommand(),
 		},

@@ -17,16 +17,17 @@ import (
 // Exit codes. keepalived ignores a hook's exit status, but people and monitoring do not: these are stable and
 // documented in the README, the man page and --help.
 const (
-	ExitOK         = 0 // done, or nothing to do
-	ExitAPI        = 1 // API failure not covered below
-	ExitUsage      = 2 // bad arguments; nothing was done
-	ExitConfig     = 3 // bad configuration, token or state dir; nothing was done
-	ExitAuth       = 4 // the API refused the token (401) or its scopes (403)
-	ExitRefused    = 5 // IP not found, region mismatch, or the droplet cannot take the IP
-	ExitTimeout    = 6 // the deadline passed and no move was accepted
-	ExitMetadata   = 7 // the metadata service could not tell this droplet's ID
-	ExitSuperseded = 8 // a newer keepalived transition on this node took over
-	ExitUnverified = 9 // the API accepted the move, but it was not seen to land before the deadline
+	ExitOK          = 0  // done, or nothing to do
+	ExitAPI         = 1  // API failure not covered below
+	ExitUsage       = 2  // bad arguments; nothing was done
+	ExitConfig      = 3  // bad configuration, token or state dir; nothing was done
+	ExitAuth        = 4  // the API refused the token (401) or its scopes (403)
+	ExitRefused     = 5  // IP not found, region mismatch, or the droplet cannot take the IP
+	ExitTimeout     = 6  // the deadline passed and no move was accepted
+	ExitMetadata    = 7  // the metadata service could not tell this droplet's ID
+	ExitSuperseded  = 8  // a newer keepalived transition on this node took over
+	ExitUnverified  = 9  // the API accepted the move, but it was not seen to land before the deadline
+	ExitCheckFailed = 10 // do-fip check: at least one check FAILed
 )
 
 // exitCodes is the table shown in --help, the man page and the README.
@@ -44,6 +45,7 @@ var exitCodes = []struct {
 	{ExitMetadata, "metadata service unavailable: this droplet's ID is unknown (use --droplet-id)"},
 	{ExitSuperseded, "superseded: a newer keepalived transition on this node took over"},
 	{ExitUnverified, "unverified: the API accepted the move, but the deadline passed before it was seen to land (it may still complete)"},
+	{ExitCheckFailed, "do-fip check: at least one check FAILed (each FAIL line names its fix)"},
 }
 
 func exitCodesHelp() string {

@@ -244,8 +244,14 @@ func readConfigFile(path string, named bool) (*File, error) {
 // (DIGITALOCEAN_ACCESS_TOKEN, DIGITALOCEAN_TOKEN, DO_TOKEN), then token_file and token in the config file.
 // It returns where the token came from, for logs.
 func (c *Config) Token(getenv func(string) string) (Secret, string, error) {
+	return c.TokenFor(getenv, os.Geteuid())
+}
+
+// TokenFor is Token as a run as uid would find it (do-fip check, run as root, asks for keepalived's hook
+// user): a token file may belong to that user.
+func (c *Config) TokenFor(getenv func(string) string, uid int) (Secret, string, error) {
 	if c.explicitToken != "" {
-		t, err := ReadTokenFile(c.explicitToken)
+		t, err := readTokenFileFor(c.explicitToken, uid)
 		return Secret(t), "token file " + c.explicitToken, err
 	}
 	for _, name := range TokenEnvVars {
@@ -257,7 +263,7 @@ func (c *Config) Token(getenv func(string) string) (Secret, string, error) {
 		}
 	}
 	if p, ok := c.file.Get(KeyTokenFile); ok && p != "" {
-		t, err := ReadTokenFile(p)
+		t, err := readTokenFileFor(p, uid)
 		return Secret(t), "token file " + p, err
 	}
 	if t, ok := c.file.Get(KeyToken); ok && t != "" {

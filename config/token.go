@@ -26,6 +26,11 @@ const maxTokenFile = 4 << 10
 // CheckSecretFile refuses a file that holds a secret when others could read it or change it, as ssh does for keys:
 // no access at all for "other", no write for the group, and owned by the user running do-fip or by root.
 func CheckSecretFile(path string, fi fs.FileInfo) error {
+	return checkSecretFileFor(path, fi, os.Geteuid())
+}
+
+// checkSecretFileFor is CheckSecretFile for a run as uid.
+func checkSecretFileFor(path string, fi fs.FileInfo, uid int) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: %w: not a regular file", path, ErrInsecureFile)
 	}
@@ -35,7 +40,6 @@ func CheckSecretFile(path string, fi fs.FileInfo) error {
 			path, ErrInsecureFile, perm, path)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		uid := os.Geteuid()
 		if int(st.Uid) != uid && st.Uid != 0 {
 			return fmt.Errorf("%s: %w: owned by uid %d, not by root or the user running do-fip (uid %d) (fix: chown root %s)",
 				path, ErrInsecureFile, st.Uid, uid, path)
@@ -46,7 +50,10 @@ func CheckSecretFile(path string, fi fs.FileInfo) error {
 
 // ReadTokenFile reads a token from path after checking its permissions. The token is the file's first non-empty
 // line with surrounding white space removed.
-func ReadTokenFile(path string) (string, error) {
+func ReadTokenFile(path string) (string, error) { return readTokenFileFor(path, os.Geteuid()) }
+
+// readTokenFileFor is ReadTokenFile for a run as uid: the file may belong to that user.
+func readTokenFileFor(path string, uid int) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
@@ -56,7 +63,7 @@ func ReadTokenFile(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}
-	if err := CheckSecretFile(path, fi); err != nil {
+	if err := checkSecretFileFor(path, fi, uid); err != nil {
 		return "", fmt.Errorf("token file %w", err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile))

@@ -80,6 +80,7 @@ type Client struct {
 	token    string // only to redact it from text the server sends back
 	requests atomic.Int64
 	classes  [len(StatusClasses)]atomic.Int64
+	date     dateSeen
 
 	mu     sync.Mutex
 	legacy map[netip.Addr]bool // IPv4s only /v2/floating_ips answers for
@@ -120,7 +121,7 @@ func New(o Options) (*Client, error) {
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	inner := &http.Client{
 		Timeout:       o.AttemptTimeout,
-		Transport:     countingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), n: &c.requests, classes: &c.classes},
+		Transport:     countingTransport{base: http.DefaultTransport.(*http.Transport).Clone(), n: &c.requests, classes: &c.classes, date: &c.date},
 		CheckRedirect: noRedirect,
 	}
 	retry := &retryTransport{

@@ -238,11 +238,13 @@ func (g leveledLogger) emit(level, msg string, kv []any) {
 	e.Msg(msg)
 }
 
-// countingTransport counts HTTP attempts, retries included, and their answers by status class.
+// countingTransport counts HTTP attempts, retries included, and their answers by status class, and notes the
+// API's clock.
 type countingTransport struct {
 	base    http.RoundTripper
 	n       *atomic.Int64
 	classes *[len(StatusClasses)]atomic.Int64
+	date    *dateSeen
 }
 
 func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -253,5 +255,8 @@ func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		i = resp.StatusCode/100 - 1
 	}
 	t.classes[i].Add(1)
+	if err == nil && t.date != nil {
+		t.date.note(resp.Header.Get("Date"))
+	}
 	return resp, err
 }

@@ -51,7 +51,7 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, body []byte, reqI
 		s.fail(rec, http.StatusTooManyRequests, "", reqID)
 	case !out.tokenValid:
 		s.fail(rec, http.StatusUnauthorized, "", reqID)
-	case r.Method != http.MethodGet && sc != scopeFull:
+	case r.Method != http.MethodGet && sc != scopeFull, !s.scopeAllows(token, r.Method, r.URL.Path):
 		s.fail(rec, http.StatusForbidden, "", reqID)
 	default:
 		s.route(rec, r, body, reqID)

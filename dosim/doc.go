@@ -5,7 +5,8 @@
 // What it models:
 //
 //   - The API under /v2: bearer-token authentication (401 unauthorized; a read-only token gets 403 forbidden on
-//     writes), GET /v2/account, /v2/droplets, reserved IPv4 (/v2/reserved_ips and the legacy /v2/floating_ips,
+//     writes; a custom-scoped token gets 403 on any request its scopes do not cover, see RequiredScope),
+//     GET /v2/account, /v2/droplets, reserved IPv4 (/v2/reserved_ips and the legacy /v2/floating_ips,
 //     with their per-IP action list and lookup), reserved IPv6 (/v2/reserved_ipv6, without per-IP action
 //     endpoints, as on DigitalOcean) and /v2/actions. Bodies follow DigitalOcean's OpenAPI description; errors
 //     are {"id","message","request_id"} and every answer carries x-request-id.
@@ -32,7 +33,7 @@
 //     process.
 //
 // What it does not model: creating or deleting reserved IPs, droplets and projects; pagination (one page holds
-// everything); token scopes finer than read-only versus full; HTTP/2 stream errors; user-data and vendor-data;
+// everything); scopes of endpoints it does not serve; HTTP/2 stream errors; user-data and vendor-data;
 // other droplet actions (only reserved-IP actions give a droplet a pending event). Where DigitalOcean's exact
 // wording of a 422 message is not published, the simulator uses its own wording under DigitalOcean's error id
 // "unprocessable_entity". An assign to a droplet that does not exist answers 422, not 404, because the droplet

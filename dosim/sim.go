@@ -23,6 +23,7 @@ type Sim struct {
 	ips      map[string]*ipState // key: canonical address text
 	ipOrder  []string
 	tokens   map[string]scope
+	scoped   map[string]map[string]bool // custom-scoped tokens: token → scopes
 	latency  time.Duration
 	started  time.Time
 
@@ -112,6 +113,14 @@ func New(w World) (*Sim, error) {
 	}
 	for _, t := range w.Tokens {
 		s.tokens[t] = scopeFull
+	}
+	s.scoped = map[string]map[string]bool{}
+	for t, scopes := range w.ScopedTokens {
+		s.tokens[t] = scopeFull // authenticates; scopeAllows decides each request
+		s.scoped[t] = map[string]bool{}
+		for _, sc := range scopes {
+			s.scoped[t][sc] = true
+		}
 	}
 	return s, nil
 }

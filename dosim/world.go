@@ -24,7 +24,10 @@ type World struct {
 	// ReadOnlyTokens authenticate but lack write scopes: any POST answers 403, as DigitalOcean does for a
 	// custom-scoped token without reserved_ip:update.
 	ReadOnlyTokens []string
-	ActionLatency  time.Duration // how long an action stays in-progress
+	// ScopedTokens are custom-scoped tokens: each maps to its scopes ("reserved_ip:read", "actions:read", ...).
+	// A request the token's scopes do not cover answers 403, as on DigitalOcean (see scopes.go).
+	ScopedTokens  map[string][]string
+	ActionLatency time.Duration // how long an action stays in-progress
 	// ActionJitter spreads action times uniformly over ActionLatency ± ActionJitter, as real actions vary
 	// (10–12 s is typical on DigitalOcean).
 	ActionJitter time.Duration
@@ -88,23 +91,24 @@ func DemoWorld() World {
 
 // worldJSON is World's file form; durations are strings such as "1.5s".
 type worldJSON struct {
-	Tokens         []string     `json:"tokens"`
-	ReadOnlyTokens []string     `json:"read_only_tokens,omitempty"`
-	ActionLatency  string       `json:"action_latency,omitempty"`
-	ActionJitter   string       `json:"action_jitter,omitempty"`
-	MetadataLag    string       `json:"metadata_lag,omitempty"`
-	RatePerMinute  int          `json:"rate_per_minute,omitempty"`
-	RatePerHour    int          `json:"rate_per_hour,omitempty"`
-	CountRefused   bool         `json:"rate_counts_refused,omitempty"`
-	LegacyOnly     bool         `json:"legacy_only,omitempty"`
-	Droplets       []Droplet    `json:"droplets"`
-	IPs            []ReservedIP `json:"ips"`
+	Tokens         []string            `json:"tokens"`
+	ReadOnlyTokens []string            `json:"read_only_tokens,omitempty"`
+	ScopedTokens   map[string][]string `json:"scoped_tokens,omitempty"`
+	ActionLatency  string              `json:"action_latency,omitempty"`
+	ActionJitter   string              `json:"action_jitter,omitempty"`
+	MetadataLag    string              `json:"metadata_lag,omitempty"`
+	RatePerMinute  int                 `json:"rate_per_minute,omitempty"`
+	RatePerHour    int                 `json:"rate_per_hour,omitempty"`
+	CountRefused   bool                `json:"rate_counts_refused,omitempty"`
+	LegacyOnly     bool                `json:"legacy_only,omitempty"`
+	Droplets       []Droplet           `json:"droplets"`
+	IPs            []ReservedIP        `json:"ips"`
 }
 
 // MarshalJSON writes the world in the form ParseWorld reads.
 func (w World) MarshalJSON() ([]byte, error) {
 	return json.Marshal(worldJSON{
-		Tokens: w.Tokens, ReadOnlyTokens: w.ReadOnlyTokens, ActionLatency: w.ActionLatency.String(),
+		Tokens: w.Tokens, ReadOnlyTokens: w.ReadOnlyTokens, ScopedTokens: w.ScopedTokens, ActionLatency: w.ActionLatency.String(),
 		ActionJitter: durationText(w.ActionJitter), MetadataLag: durationText(w.MetadataLag),
 		RatePerMinute: w.RatePerMinute, RatePerHour: w.RatePerHour, CountRefused: w.RateCountsRefused,
 		LegacyOnly: w.LegacyOnly, Droplets: w.Droplets, IPs: w.IPs,
@@ -139,7 +143,7 @@ func (w *World) fromJSON(j worldJSON) error {
 		durs[i] = d
 	}
 	*w = World{
-		Tokens: j.Tokens, ReadOnlyTokens: j.ReadOnlyTokens, ActionLatency: durs[0], ActionJitter: durs[1],
+		Tokens: j.Tokens, ReadOnlyTokens: j.ReadOnlyTokens, ScopedTokens: j.ScopedTokens, ActionLatency: durs[0], ActionJitter: durs[1],
 		MetadataLag: durs[2], RatePerMinute: j.RatePerMinute, RatePerHour: j.RatePerHour,
 		RateCountsRefused: j.CountRefused, LegacyOnly: j.LegacyOnly, Droplets: j.Droplets, IPs: j.IPs,
 	}
@@ -202,6 +206,9 @@ func (w World) validate() error {
 	}
 	if w.RatePerMinute < 0 || w.RatePerHour < 0 {
 		return fmt.Errorf("rate limits must not be negative")
+	}
+	if err := validateScopes(w.ScopedTokens); err != nil {
+		return err
 	}
 	drops := map[int]Droplet{}
 	for _, d := range w.Droplets {

@@ -102,13 +102,17 @@ func New(o Options) *Logger {
 	return l
 }
 
-func syslogAvailable() bool {
+func syslogAvailable() bool { return SyslogSocket() != "" }
+
+// SyslogSocket is the local syslog socket that syslog "auto" would log to (journald listens on /dev/log too),
+// or "" when there is none, as in some containers.
+func SyslogSocket() string {
 	for _, p := range []string{"/dev/log", "/var/run/syslog", "/var/run/log"} {
 		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return true
+			return p
 		}
 	}
-	return false
+	return ""
 }
 
 func isTerminal(w io.Writer) bool {

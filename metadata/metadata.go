@@ -140,6 +140,7 @@ type Metadata struct {
 	Hostname     string
 	Region       string
 	AnchorIPv4   string // empty on droplets without an anchor IP (old or custom-image droplets)
+	PublicIPv6   string // empty when the droplet has IPv6 off; a reserved IPv6 needs it on
 	ReservedIPv4 ReservedIP
 	ReservedIPv6 ReservedIP
 }
@@ -159,6 +160,9 @@ type wireMetadata struct {
 			AnchorIPv4 *struct {
 				IPAddress string `json:"ip_address"`
 			} `json:"anchor_ipv4"`
+			IPv6 *struct {
+				IPAddress string `json:"ip_address"`
+			} `json:"ipv6"`
 		} `json:"public"`
 	} `json:"interfaces"`
 	ReservedIP struct {
@@ -189,9 +193,11 @@ func (c *Client) Get(ctx context.Context) (*Metadata, error) {
 		ReservedIPv6: ReservedIP{Active: w.ReservedIP.IPv6.Active, IP: w.ReservedIP.IPv6.IPAddress},
 	}
 	for _, p := range w.Interfaces.Public {
-		if p.AnchorIPv4 != nil && p.AnchorIPv4.IPAddress != "" {
+		if p.AnchorIPv4 != nil && p.AnchorIPv4.IPAddress != "" && m.AnchorIPv4 == "" {
 			m.AnchorIPv4 = p.AnchorIPv4.IPAddress
-			break
+		}
+		if p.IPv6 != nil && p.IPv6.IPAddress != "" && m.PublicIPv6 == "" {
+			m.PublicIPv6 = p.IPv6.IPAddress
 		}
 	}
 	return m, nil

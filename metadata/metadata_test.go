@@ -84,6 +84,7 @@ func TestGetDecodesV1JSON(t *testing.T) {
 		Hostname:     "lb-a",
 		Region:       "nyc3",
 		AnchorIPv4:   "10.17.0.160",
+		PublicIPv6:   "2001:db8:0:1::21",
 		ReservedIPv4: ReservedIP{Active: true, IP: "203.0.113.10"},
 		ReservedIPv6: ReservedIP{},
 	}

@@ -248,6 +248,12 @@ check "do-fip assign as $kuser with the installed config and state dir (simulato
 	as_hook env -i PATH=/usr/bin:/bin DO_FIP_INSECURE_API=1 /usr/bin/do-fip assign
 check "... it left its record in /var/lib/do-fip, owned by $kuser" \
 	bash -c "[ -n \"\$(find /var/lib/do-fip -mindepth 1 -user $kuser -newer '$tmp/sim.out' -print -quit)\" ]"
+# The preflight a person runs after installing: the installed example keepalived.conf, the installed config,
+# binary, state dir and user pass it (exit 0, no FAIL line).
+check "do-fip check passes with the installed example keepalived.conf and config (simulator)" \
+	bash -c "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DO_FIP_INSECURE_API=1 /usr/bin/do-fip check \
+		--keepalived-config /usr/share/doc/do-fip/examples/keepalived/two-node/lb1.conf >'$tmp/check.out' 2>&1; \
+		rc=\$?; cat '$tmp/check.out'; [ \$rc = 0 ] && ! grep -q '^FAIL' '$tmp/check.out'"
 kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
 sim_pid=
 
@@ -289,7 +295,8 @@ scripts_test() {
 	sh packaging/scripts/preinstall.sh upgrade 1 # twice: must be idempotent
 	echo "user=$(getent passwd "$kuser" | cut -d: -f1,6,7)"
 	echo "group=$(id -gn "$kuser")"
-	echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | wc -l)"
+	echo "warn1=$(sh packaging/scripts/postinstall.sh configure 2>&1 | grep -c warning)"
+	echo "next=$(sh packaging/scripts/postinstall.sh configure 2>/dev/null | grep -c 'then run: sudo do-fip check$')"
 	# The seed tutorial's user: primary group "users".
 	forget_user
 	useradd -g users -M "$kuser"
@@ -304,7 +311,8 @@ scripts_test() {
 check "preinstall creates $kuser: no home, nologin shell" \
 	contains "$tmp/scripts-out" "^user=$kuser:/nonexistent:/(usr/)?sbin/nologin$"
 check "preinstall makes group $kuser the user's primary group" contains "$tmp/scripts-out" "^group=$kuser$"
-check "postinstall is silent for a user it made" contains "$tmp/scripts-out" '^warn1=0$'
+check "postinstall does not warn about a user it made" contains "$tmp/scripts-out" '^warn1=0$'
+check "postinstall points to do-fip check" contains "$tmp/scripts-out" '^next=1$'
 check "postinstall warns about a tutorial-made user (primary group users)" contains "$tmp/scripts-out" '^warn2=1$'
 check "postinstall warns the same under rpm (\$1 = 1)" contains "$tmp/scripts-out" '^rpmwarn=1$'
 check "preinstall leaves an existing user alone" contains "$tmp/scripts-out" '^after=users$'

@@ -25,4 +25,9 @@ do-fip:   chgrp $group /etc/do-fip/do-fip.conf   (every member of $group can the
 MSG
 fi
 
+# Where to go from here: do-fip check finds what would break a failover
+# (this, an unquoted hook line, a token without a scope, ...) before one.
+echo "do-fip: set the token and IPs in /etc/do-fip/do-fip.conf, wire keepalived" \
+	"(/usr/share/doc/do-fip/examples/), then run: sudo do-fip check"
+
 exit 0
