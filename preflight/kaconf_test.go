@@ -126,7 +126,13 @@ func TestShippedExamplesPassKeepalivedChecks(t *testing.T) {
 		t.Fatalf("examples: %v %v", files, err)
 	}
 	for _, f := range files {
-		for _, v := range []Version{{2, 0, 19}, {2, 2, 7}, {2, 3, 3}} {
+		// Each example says which keepalived it is for (its second line): the per-state wiring for keepalived
+		// before 2.0.6, the generic notify for later ones.
+		versions := []Version{{2, 0, 19}, {2, 2, 7}, {2, 3, 3}}
+		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), "For keepalived 1.3.0 to 2.0.5.") {
+			versions = []Version{{1, 3, 5}}
+		}
+		for _, v := range versions {
 			r := &Report{}
 			if m := r.checkKeepalivedConf(f, &v, nil); m == nil {
 				t.Fatalf("%s: not parsed", f)
