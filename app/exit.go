@@ -52,7 +52,7 @@ func exitCodesHelp() string {
 	var b strings.Builder
 	b.WriteString("EXIT CODES:")
 	for _, e := range exitCodes {
-		fmt.Fprintf(&b, "\n   %d  %s", e.code, e.meaning)
+		fmt.Fprintf(&b, "\n   %2d  %s", e.code, e.meaning)
 	}
 	return b.String()
 }
