@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -86,35 +87,54 @@ func runStatus(c *cli.Context) error {
 	if len(ips) == 0 {
 		ips = e.cfg.IPs
 	}
+	st, md := e.localStatus(ctx, ips)
+	apiErr := e.apiStatus(ctx, c.App.Version, st)
 
-	st := Status{Time: time.Now().UTC(), DropletID: e.cfg.DropletID, IPs: []IPStatus{}}
-	var md *metadata.Metadata
-	if m, err := e.metadataClient().Get(ctx); err != nil {
-		st.MetadataError = oneLine(err.Error())
+	if c.Bool("json") {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(st); err != nil {
+			return err
+		}
 	} else {
-		md = m
-		st.Hostname, st.Region, st.AnchorIPv4 = m.Hostname, m.Region, m.AnchorIPv4
+		printStatus(e.stdout, st)
+	}
+	// The report is printed either way; the exit code still tells a script whether it is complete.
+	if apiErr == nil {
+		apiErr = worstIPError(st.IPs)
+	}
+	if apiErr != nil {
+		return e.fail(c.App.ErrWriter, apiErr)
+	}
+	if md == nil && st.DropletID == 0 {
+		return reported{fmt.Errorf("%w", metadata.ErrUnavailable)}
+	}
+	return nil
+}
+
+// localStatus is what this node knows without the API: the metadata service (which also names the IPs held
+// here when none are configured), the last assign and keepalived's recorded state per IP.
+func (e *env) localStatus(ctx context.Context, ips []netip.Addr) (*Status, *metadata.Metadata) {
+	st := &Status{Time: time.Now().UTC(), DropletID: e.cfg.DropletID, IPs: []IPStatus{}}
+	md, err := e.metadataClient().Get(ctx)
+	if err != nil {
+		st.MetadataError, md = oneLine(err.Error()), nil
+	} else {
+		st.Hostname, st.Region, st.AnchorIPv4 = md.Hostname, md.Region, md.AnchorIPv4
 		if st.DropletID == 0 {
-			st.DropletID = m.DropletID
+			st.DropletID = md.DropletID
 		}
 		if len(ips) == 0 {
-			ips = metadataIPs(m)
+			ips = metadataIPs(md)
 		}
 	}
-	if rec, err := state.OpenReadOnly(e.cfg.StateDir).LastAssign(); err == nil {
+	dir := state.OpenReadOnly(e.cfg.StateDir)
+	if rec, err := dir.LastAssign(); err == nil {
 		st.LastAssign = rec
 	} else {
 		e.log.Warn().Err(err).Msg("could not read the last assign record")
 	}
-
-	var apiErr error
-	api, err := e.apiClient(c.App.Version)
-	if err != nil {
-		apiErr = err
-	}
 	st.IPs = make([]IPStatus, len(ips))
-	dir := state.OpenReadOnly(e.cfg.StateDir)
-	var wg sync.WaitGroup
 	for i, ip := range ips {
 		s := &st.IPs[i]
 		s.IP = ip.String()
@@ -124,9 +144,22 @@ func runStatus(c *cli.Context) error {
 		if md != nil && md.DropletID == st.DropletID {
 			s.MetadataHere = heldIn(md, ip)
 		}
-		if api == nil {
-			continue
-		}
+	}
+	return st, md
+}
+
+// apiStatus reads every IP from the API in parallel into st. It returns an error that concerns them all (no
+// token, a bad API URL); an IP's own error stays with the IP.
+func (e *env) apiStatus(ctx context.Context, version string, st *Status) error {
+	api, err := e.apiClient(version)
+	if err != nil {
+		st.APIError = oneLine(err.Error())
+		return err
+	}
+	var wg sync.WaitGroup
+	for i := range st.IPs {
+		s := &st.IPs[i]
+		ip := netip.MustParseAddr(s.IP)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -140,40 +173,14 @@ func runStatus(c *cli.Context) error {
 		}()
 	}
 	wg.Wait()
-	if api != nil && len(ips) > 0 {
-		if r := api.Rate(); r.Limit > 0 {
-			st.RateLimit = &RateStatus{Limit: r.Limit, Remaining: r.Remaining, Reset: r.Reset.UTC()}
+	if r := api.Rate(); len(st.IPs) > 0 && r.Limit > 0 {
+		st.RateLimit = &RateStatus{Limit: r.Limit, Remaining: r.Remaining, Reset: r.Reset.UTC()}
+	}
+	for _, s := range st.IPs {
+		if s.Error != "" {
+			st.APIError = s.Error
+			break
 		}
-	}
-	if apiErr != nil {
-		st.APIError = oneLine(apiErr.Error())
-	} else {
-		for _, s := range st.IPs {
-			if s.Error != "" {
-				st.APIError = s.Error
-				break
-			}
-		}
-	}
-
-	if c.Bool("json") {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(st); err != nil {
-			return err
-		}
-	} else {
-		printStatus(e.stdout, &st)
-	}
-	// The report is printed either way; the exit code still tells a script whether it is complete.
-	if apiErr != nil {
-		return e.fail(c.App.ErrWriter, apiErr)
-	}
-	if err := worstIPError(st.IPs); err != nil {
-		return e.fail(c.App.ErrWriter, err)
-	}
-	if md == nil && st.DropletID == 0 {
-		return reported{fmt.Errorf("%w", metadata.ErrUnavailable)}
 	}
 	return nil
 }
