@@ -36,7 +36,7 @@ func TestHistoryOrderAndBound(t *testing.T) {
 	if fmt.Sprint(got) != "[0 1 2 3]" {
 		t.Errorf("order %v, want [0 1 2 3]", got)
 	}
-	if fi, err := os.Stat(filepath.Join(d.Path(), historyFile)); err != nil || fi.Mode().Perm() != 0o644 {
+	if fi, err := os.Stat(filepath.Join(d.path, historyFile)); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("history file mode %v (%v), want 0644: a run as root must leave it readable for keepalived_script", fi.Mode(), err)
 	}
 	for i := range HistoryLen {
@@ -51,7 +51,7 @@ func TestHistoryOrderAndBound(t *testing.T) {
 // Concurrent appends lose nothing, and a damaged file (a crash cannot make one, a disk can) is started over.
 func TestHistoryConcurrentAndDamaged(t *testing.T) {
 	d, _ := Open(t.TempDir())
-	os.WriteFile(filepath.Join(d.Path(), historyFile), []byte("[{"), 0o640)
+	os.WriteFile(filepath.Join(d.path, historyFile), []byte("[{"), 0o640)
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
@@ -81,16 +81,16 @@ func TestUpdateMetricsCountsEveryRun(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	b, _ := os.ReadFile(filepath.Join(d.Path(), metricsFile))
+	b, _ := os.ReadFile(filepath.Join(d.path, metricsFile))
 	if string(b) != "30" {
 		t.Errorf("count %q after 30 updates", b)
 	}
-	if fi, _ := os.Stat(filepath.Join(d.Path(), metricsFile)); fi.Mode().Perm() != 0o644 {
+	if fi, _ := os.Stat(filepath.Join(d.path, metricsFile)); fi.Mode().Perm() != 0o644 {
 		t.Errorf("mode %v, want 0644", fi.Mode())
 	}
 	// f failing stores nothing.
 	d.UpdateMetrics(func([]byte) ([]byte, error) { return nil, fmt.Errorf("no") })
-	if b, _ := os.ReadFile(filepath.Join(d.Path(), metricsFile)); string(b) != "30" {
+	if b, _ := os.ReadFile(filepath.Join(d.path, metricsFile)); string(b) != "30" {
 		t.Errorf("count %q after a failed update", b)
 	}
 }

@@ -56,8 +56,6 @@ func Open(path string) (*Dir, error) {
 // OpenReadOnly opens an existing state directory for reading records (status); it never creates anything.
 func OpenReadOnly(path string) *Dir { return &Dir{path: path} }
 
-// Path returns the directory's path.
-func (d *Dir) Path() string { return d.path }
 
 func unwrapPathErr(err error) error {
 	var pe *os.PathError

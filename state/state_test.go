@@ -18,11 +18,11 @@ func TestOpenCreatesAndChecks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(d.Path())
+	fi, err := os.Stat(d.path)
 	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o750 {
 		t.Fatalf("state dir %v mode %v", err, fi.Mode())
 	}
-	entries, _ := os.ReadDir(d.Path())
+	entries, _ := os.ReadDir(d.path)
 	if len(entries) != 0 {
 		t.Errorf("the writability probe was left behind: %v", entries)
 	}
@@ -77,7 +77,7 @@ func TestLockSerializes(t *testing.T) {
 	if maxInside.Load() != 1 {
 		t.Fatalf("%d holders at once, want 1", maxInside.Load())
 	}
-	if _, err := os.Stat(filepath.Join(d.Path(), "lock-2001-db8-10--10")); err != nil {
+	if _, err := os.Stat(filepath.Join(d.path, "lock-2001-db8-10--10")); err != nil {
 		t.Errorf("lock file name: %v", err)
 	}
 }
@@ -117,11 +117,11 @@ func TestLastAssignRoundTrip(t *testing.T) {
 	if err != nil || got.DropletID != 1002 || got.IPs[0].ActionID != 7 || !got.Time.Equal(want.Time) {
 		t.Fatalf("LastAssign = %+v, %v", got, err)
 	}
-	fi, _ := os.Stat(filepath.Join(d.Path(), lastAssignFile))
+	fi, _ := os.Stat(filepath.Join(d.path, lastAssignFile))
 	if fi.Mode().Perm() != 0o640 {
 		t.Errorf("record mode %v, want 0640", fi.Mode().Perm())
 	}
-	os.WriteFile(filepath.Join(d.Path(), lastAssignFile), []byte("{garbage"), 0o640)
+	os.WriteFile(filepath.Join(d.path, lastAssignFile), []byte("{garbage"), 0o640)
 	if _, err := d.LastAssign(); err == nil {
 		t.Error("garbage record accepted")
 	}

@@ -67,7 +67,7 @@ func TestRecordTransitionKeepsKeepalivedOrder(t *testing.T) {
 func TestRecordTransitionSurvivesADamagedFile(t *testing.T) {
 	d, _ := Open(t.TempDir())
 	ip := netip.MustParseAddr("2001:db8:10::10")
-	os.WriteFile(filepath.Join(d.Path(), d.ipStateName(ip)), []byte("{not json"), 0o640)
+	os.WriteFile(filepath.Join(d.path, d.ipStateName(ip)), []byte("{not json"), 0o640)
 	if got, _, err := d.RecordTransition(ip, Transition{Event: Event{Start: 1}, State: "MASTER"}); got != Applied || err != nil {
 		t.Fatalf("record over a damaged file: %v %v", got, err)
 	}
