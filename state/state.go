@@ -56,7 +56,6 @@ func Open(path string) (*Dir, error) {
 // OpenReadOnly opens an existing state directory for reading records (status); it never creates anything.
 func OpenReadOnly(path string) *Dir { return &Dir{path: path} }
 
-
 func unwrapPathErr(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
