@@ -89,11 +89,11 @@ func TestBackupSupersedesAMasterRunBeforeItsMoveIsMade(t *testing.T) {
 	h.env["DO_FIP_IPS"] = ipv4
 	// The MASTER run's POST hangs; meanwhile keepalived moves on to BACKUP.
 	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/reserved_ips/", Times: 1, Delay: 5 * time.Second})
-	wait := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	wait := h.startBinary("notify", "INSTANCE", "VI_1", "MASTER", "200")
 	// The simulator logs the delayed POST only once answered; do-fip logs the POST before sending it.
 	h.waitFor("the MASTER run to post", func() bool { return strings.Contains(h.logFile(), `"event":"assign"`) })
 	time.Sleep(50 * time.Millisecond)
-	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	h.wantCode(h.runBinary("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
 	r := wait()
 	h.wantCode(r, 8)
 	if r.elapsed > 3*time.Second {
@@ -118,9 +118,9 @@ func TestBackupSupersedesAFollowingMasterRun(t *testing.T) {
 	h := newHarness(t)
 	h.env["DO_FIP_IPS"] = ipv4
 	h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 4 * time.Second})
-	wait := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	wait := h.startBinary("notify", "INSTANCE", "VI_1", "MASTER", "200")
 	h.waitFor("the MASTER run's POST", func() bool { return len(h.requests("POST", "")) == 1 })
-	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	h.wantCode(h.runBinary("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
 	r := wait()
 	h.wantCode(r, 8)
 	if r.elapsed > 3*time.Second {
@@ -227,7 +227,7 @@ func TestConcurrentAssignsSerialize(t *testing.T) {
 	const n = 50
 	waits := make([]func() result, n)
 	for i := range n {
-		waits[i] = h.start("assign", ipv4)
+		waits[i] = h.startBinary("assign", ipv4)
 	}
 	moved, already := 0, 0
 	for i, w := range waits {
