@@ -26,11 +26,3 @@ func (f sharedBoolFlag) Apply(set *flag.FlagSet) error {
 	c := *f.BoolFlag
 	return c.Apply(set)
 }
-
-// GetDefaultText hides "(default: false)" in the help, as the library does for the flags it declares so.
-func (f sharedBoolFlag) GetDefaultText() string {
-	if f.DisableDefaultText {
-		return ""
-	}
-	return f.BoolFlag.GetDefaultText()
-}
