@@ -15,7 +15,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/do-fip/do-fip/app"
 	"github.com/do-fip/do-fip/dosim"
 	"github.com/do-fip/do-fip/internal/testbin"
+	"github.com/do-fip/do-fip/internal/testio"
 	"github.com/do-fip/do-fip/state"
 )
 
@@ -134,7 +134,7 @@ func (h *harness) start(args ...string) func() result {
 	h.t.Helper()
 	env := maps.Clone(h.env)
 	self := state.Event{Start: lastStart.Add(1), PID: os.Getpid()}
-	var out, errb syncBuffer
+	var out, errb testio.Buffer
 	m := app.Main{
 		Version: "dev",
 		Getenv:  func(k string) string { return env[k] },
@@ -165,24 +165,6 @@ func (h *harness) start(args ...string) func() result {
 		h.wantNoToken(r)
 		return r
 	}
-}
-
-// syncBuffer is a buffer that takes concurrent writes, as the standard streams of a process do.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // runBinary runs the real do-fip binary like run, for the tests that need it to be a process of its own.
