@@ -132,6 +132,12 @@ var lastStart atomic.Uint64
 // copy of h.env as it is now, as a process would.
 func (h *harness) start(args ...string) func() result {
 	h.t.Helper()
+	return h.startContext(context.Background(), args...)
+}
+
+// startContext is start for a run that ctx stops, as a signal stops the binary.
+func (h *harness) startContext(ctx context.Context, args ...string) func() result {
+	h.t.Helper()
 	env := maps.Clone(h.env)
 	self := state.Event{Start: lastStart.Add(1), PID: os.Getpid()}
 	var out, errb testio.Buffer
@@ -153,7 +159,7 @@ func (h *harness) start(args ...string) func() result {
 			r.elapsed = time.Since(begin)
 			done <- r
 		}()
-		r.code = m.Run(context.Background(), append([]string{"do-fip"}, args...))
+		r.code = m.Run(ctx, append([]string{"do-fip"}, args...))
 	}()
 	return func() result {
 		h.t.Helper()
