@@ -257,6 +257,21 @@ func (h *harness) wantHolder(ip string, droplet int) {
 	}
 }
 
+// wantPostGivenUp checks that a run gave up its hung POST for ip before DigitalOcean processed it: nothing
+// moved, and no action is pending.
+func (h *harness) wantPostGivenUp(ip string) {
+	h.t.Helper()
+	for _, q := range h.requests("POST", "") {
+		if q.Fault != "delay-cancelled" {
+			h.t.Errorf("a POST was processed: %+v", q)
+		}
+	}
+	h.wantHolder(ip, 0)
+	if h.sim.Locked(ip) {
+		h.t.Error("an action is pending on the IP")
+	}
+}
+
 func (h *harness) wantPosts(n int) {
 	h.t.Helper()
 	if got := len(h.requests("POST", "")); got != n {
