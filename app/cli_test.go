@@ -138,7 +138,7 @@ func (h *harness) start(args ...string) func() result {
 // startContext is start for a run that ctx stops, as a signal stops the binary.
 func (h *harness) startContext(ctx context.Context, args ...string) func() result {
 	h.t.Helper()
-	env := maps.Clone(h.env)
+	env := h.environ()
 	self := state.Event{Start: lastStart.Add(1), PID: os.Getpid()}
 	var out, errb testio.Buffer
 	m := app.Main{
@@ -173,6 +173,13 @@ func (h *harness) startContext(ctx context.Context, args ...string) func() resul
 	}
 }
 
+// environ is a run's whole environment: a PATH and HOME, and h.env (an empty value is an unset variable).
+func (h *harness) environ() map[string]string {
+	env := map[string]string{"PATH": "/usr/bin:/bin", "HOME": h.dir}
+	maps.Copy(env, h.env)
+	return env
+}
+
 // runBinary runs the real do-fip binary like run, for the tests that need it to be a process of its own.
 func (h *harness) runBinary(args ...string) result {
 	h.t.Helper()
@@ -189,8 +196,8 @@ func (h *harness) startBinary(args ...string) func() result {
 // like start.
 func (h *harness) startCmd(cmd *exec.Cmd) func() result {
 	h.t.Helper()
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + h.dir}
-	for k, v := range h.env {
+	cmd.Env = []string{}
+	for k, v := range h.environ() {
 		if v != "" {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
