@@ -7,9 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/rs/zerolog"
 
 	"github.com/do-fip/do-fip/app"
 )
@@ -18,13 +15,11 @@ import (
 var version = "dev"
 
 func main() {
-	// Failover logs are read to the millisecond.
-	zerolog.TimeFieldFormat = time.RFC3339Nano
 	// keepalived sends SIGTERM to running hooks when it stops: end the run cleanly and say why in the log.
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	go func() { cancel(fmt.Errorf("received %v", <-sig)) }()
-	code := app.Run(ctx, version, os.Args, os.Stdout, os.Stderr)
-	os.Exit(code)
+	m := app.Main{Version: version, Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr}
+	os.Exit(m.Run(ctx, os.Args))
 }

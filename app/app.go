@@ -21,18 +21,39 @@ import (
 	"github.com/do-fip/do-fip/state"
 )
 
+// Main is one run of do-fip and what it takes from the process around it. main fills it from the process;
+// tests fill it from a table row, so that many runs go side by side in one test process. A run reads the process
+// environment only through Getenv, and writes to Stdout and Stderr, never to os.Stdout or os.Stderr. (One
+// exception: net/http reads HTTPS_PROXY and NO_PROXY for the API client once per process.)
+type Main struct {
+	Version string
+	// Getenv reads the run's environment (settings, the API token); nil is an empty environment.
+	Getenv func(string) string
+	// Stdout and Stderr take the run's output; they must be safe for concurrent writes, as an *os.File is.
+	Stdout, Stderr io.Writer
+	// Event returns the run's place in keepalived's order of hooks, the same at every call; nil is this
+	// process's start (state.SelfEvent).
+	Event func() state.Event
+}
+
 // Run runs do-fip with args (args[0] is the program name) and returns the exit code.
-func Run(ctx context.Context, version string, args []string, stdout, stderr io.Writer) int {
-	if version == "" {
-		version = "unknown" // an empty version would hide --version
+func (m Main) Run(ctx context.Context, args []string) int {
+	if m.Version == "" {
+		m.Version = "unknown" // an empty version would hide --version
 	}
-	a := newApp(version, stdout, stderr)
+	if m.Getenv == nil {
+		m.Getenv = func(string) string { return "" }
+	}
+	if m.Event == nil {
+		m.Event = state.SelfEvent
+	}
+	a := newApp(m)
 	run := &runHolder{}
 	err := a.RunContext(context.WithValue(ctx, runKey{}, run), args)
 	code := exitCode(err)
 	if run.env != nil {
 		// Every command that read its configuration ends here: its history entry and metrics, then its logs.
-		run.env.finish(ctx, version, code)
+		run.env.finish(ctx, m.Version, code)
 	}
 	if err == nil {
 		return ExitOK
@@ -42,13 +63,18 @@ func Run(ctx context.Context, version string, args []string, stdout, stderr io.W
 		l := logging.New(logging.Options{Level: "info", Syslog: "auto", Command: commandName(args)})
 		l.Error().Str("event", "failed").Int("exit_code", code).Msg(oneLine(err.Error()))
 		l.Close()
-		fmt.Fprintf(stderr, "do-fip: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(m.Stderr, "do-fip: error: %s\n", oneLine(err.Error()))
 		if h := hintFor(err); h != "" {
-			fmt.Fprintf(stderr, "hint: %s\n", h)
+			fmt.Fprintf(m.Stderr, "hint: %s\n", h)
 		}
 	}
 	return code
 }
+
+// mainKey is where the app keeps its Main, for the commands' actions.
+const mainKey = "main"
+
+func mainOf(c *cli.Context) Main { return c.App.Metadata[mainKey].(Main) }
 
 func commandName(args []string) string {
 	for _, a := range args[min(1, len(args)):] {
@@ -77,14 +103,15 @@ const description = "do-fip is the keepalived notify hook for DigitalOcean reser
 	"well as after it (do-fip --log-level debug status); after it wins. The API token never goes on the command line.\n" +
 	"Every run logs to syslog/journald (tag do-fip), to --log-file when set, and to stderr."
 
-func newApp(version string, stdout, stderr io.Writer) *cli.App {
+func newApp(m Main) *cli.App {
 	a := &cli.App{
 		Name:                 "do-fip",
 		Usage:                "move a DigitalOcean reserved IP to this droplet when keepalived makes it MASTER",
-		Version:              version,
+		Version:              m.Version,
 		Description:          description + "\n\n" + exitCodesHelp(),
-		Writer:               stdout,
-		ErrWriter:            stderr,
+		Writer:               m.Stdout,
+		ErrWriter:            m.Stderr,
+		Metadata:             map[string]any{mainKey: m},
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		// The common settings before the command as well as after it.
@@ -109,6 +136,9 @@ func newApp(version string, stdout, stderr io.Writer) *cli.App {
 		if c.OnUsageError == nil {
 			c.OnUsageError = a.OnUsageError
 		}
+		// As for the app: --help only. The library's help command is one value shared by every run in the
+		// process, and it writes to it.
+		c.HideHelpCommand = true
 	}
 	return a
 }
@@ -119,6 +149,8 @@ type env struct {
 	log    *logging.Logger
 	stdout io.Writer
 	getenv func(string) string
+	// self is this run's place in keepalived's order of hooks.
+	self func() state.Event
 	// obs is what the run did, for its history entry and metrics (observe.go).
 	obs observed
 }
@@ -126,7 +158,8 @@ type env struct {
 // setup resolves the configuration and opens the logs. A configuration error is still logged (to syslog with
 // the default settings), because keepalived discards the hook's stderr.
 func setup(c *cli.Context, command string) (*env, error) {
-	cfg, err := config.Load(explicit(c), os.Getenv)
+	m := mainOf(c)
+	cfg, err := config.Load(explicit(c), m.Getenv)
 	if err != nil {
 		return nil, &exitError{code: ExitConfig, err: err} // Run logs it
 	}
@@ -135,7 +168,7 @@ func setup(c *cli.Context, command string) (*env, error) {
 	}
 	l := logging.New(logging.Options{Level: cfg.LogLevel, File: cfg.LogFile, Syslog: cfg.Syslog,
 		Stderr: c.App.ErrWriter, Command: command, Fallback: fallbackLog(cfg)})
-	e := &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: os.Getenv}
+	e := &env{cfg: cfg, log: l, stdout: c.App.Writer, getenv: m.Getenv, self: m.Event}
 	e.observe(c, command)
 	return e, nil
 }

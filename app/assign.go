@@ -127,7 +127,7 @@ func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover
 		// the background only to watch the move, if it describes the target droplet.
 		a.Watch = engine.WatchIfSelf(ctx, mc, droplet)
 	}
-	return &mover{e: e, api: api, dir: dir, a: a, self: state.SelfEvent()}, nil
+	return &mover{e: e, api: api, dir: dir, a: a, self: e.self()}, nil
 }
 
 func (m *mover) baseFor(ips []netip.Addr) map[netip.Addr]state.Event {

@@ -3,7 +3,6 @@ package app
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
@@ -53,13 +52,14 @@ func runCheck(c *cli.Context) error {
 	}
 	// No logger and no state dir: the check writes nothing (a log file it created as root in the state dir
 	// would be the very problem it looks for).
-	cfg, cfgErr := config.Load(explicit(c), os.Getenv)
+	getenv := mainOf(c).Getenv
+	cfg, cfgErr := config.Load(explicit(c), getenv)
 	rep := preflight.Run(c.Context, preflight.Options{
 		KeepalivedConfig: c.String("keepalived-config"),
 		Keepalived:       c.String("keepalived"),
 		Config:           cfg,
 		ConfigErr:        cfgErr,
-		Getenv:           os.Getenv,
+		Getenv:           getenv,
 		IPs:              ips,
 		Ports:            ports,
 		UserAgent:        "do-fip/" + c.App.Version,

@@ -2,28 +2,45 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/do-fip/do-fip/app"
 	"github.com/do-fip/do-fip/dosim"
+	"github.com/do-fip/do-fip/internal/testbin"
+	"github.com/do-fip/do-fip/internal/testio"
+	"github.com/do-fip/do-fip/state"
 )
 
-// These tests run the real do-fip binary against the simulator, as keepalived would run it.
+// These tests run do-fip against the simulator as keepalived would run it. Most run it in-process through
+// app.Main, each run in a goroutine with its own environment (the row's map, nothing from this process) and its
+// own stdout and stderr, so -race and -cover see app's own code and goroutines. The tests whose meaning depends on
+// do-fip being a process of its own run the real binary instead (runBinary, startBinary, startCmd):
+//   - keepalived's order of hooks: runs that race each other are ordered by their processes' start times
+//     (state.SelfEvent reads /proc/self/stat), and in-process runs share one process;
+//   - the per-IP lock among many separate runs (TestConcurrentAssignsSerialize);
+//   - signals and goroutine dumps, the Go runtime's reading of GODEBUG and GOTRACEBACK, and wrappers that put
+//     the run in namespaces of its own (the fault matrix, a read-only state dir as root).
+// Runs in-process are ordered among themselves by when they were started (see start), like processes.
 
 var binary string
 
 func TestMain(m *testing.M) {
-	// These tests spend their time waiting for do-fip processes that wait on the simulator (retry-after,
+	// These tests spend their time waiting for do-fip runs that wait on the simulator (retry-after,
 	// action latencies, deadlines), not on the CPU: run more of them at once than -parallel's default of
 	// GOMAXPROCS, unless -parallel is given.
 	flag.Parse()
@@ -38,10 +55,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "do-fip")
-	build := exec.Command("go", "build", "-o", binary, "..")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "build do-fip:", err)
+	if err := testbin.Build(binary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -102,24 +117,87 @@ type result struct {
 	elapsed        time.Duration
 }
 
-// run runs do-fip with the harness environment (and nothing else from this process's environment) and
-// fails the test if the token shows up in its output or log.
+// run runs do-fip in-process with the harness environment (and nothing else from this process's environment)
+// and fails the test if the token shows up in its output or log.
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
 	return h.start(args...)()
 }
 
-// start runs do-fip in the background and returns a function that waits for it.
+// lastStart hands out the in-process runs' places in keepalived's order of hooks (state.Event), in the order
+// the runs are started, as the kernel stamps processes at fork.
+var lastStart atomic.Uint64
+
+// start runs do-fip in-process in the background and returns a function that waits for it. The run sees a
+// copy of h.env as it is now, as a process would.
 func (h *harness) start(args ...string) func() result {
+	h.t.Helper()
+	return h.startContext(context.Background(), args...)
+}
+
+// startContext is start for a run that ctx stops, as a signal stops the binary.
+func (h *harness) startContext(ctx context.Context, args ...string) func() result {
+	h.t.Helper()
+	env := h.environ()
+	self := state.Event{Start: lastStart.Add(1), PID: os.Getpid()}
+	var out, errb testio.Buffer
+	m := app.Main{
+		Version: "dev",
+		Getenv:  func(k string) string { return env[k] },
+		Stdout:  &out,
+		Stderr:  &errb,
+		Event:   func() state.Event { return self },
+	}
+	done := make(chan result, 1)
+	begin := time.Now()
+	go func() {
+		r := result{code: -1}
+		defer func() {
+			if p := recover(); p != nil {
+				fmt.Fprintf(&errb, "panic: %v\n%s", p, debug.Stack())
+			}
+			r.elapsed = time.Since(begin)
+			done <- r
+		}()
+		r.code = m.Run(ctx, append([]string{"do-fip"}, args...))
+	}()
+	return func() result {
+		h.t.Helper()
+		r := <-done
+		r.stdout, r.stderr = out.String(), errb.String()
+		if r.code < 0 {
+			h.t.Fatalf("do-fip %s panicked:\n%s", strings.Join(args, " "), r.stderr)
+		}
+		h.wantNoToken(r)
+		return r
+	}
+}
+
+// environ is a run's whole environment: a PATH and HOME, and h.env (an empty value is an unset variable).
+func (h *harness) environ() map[string]string {
+	env := map[string]string{"PATH": "/usr/bin:/bin", "HOME": h.dir}
+	maps.Copy(env, h.env)
+	return env
+}
+
+// runBinary runs the real do-fip binary like run, for the tests that need it to be a process of its own.
+func (h *harness) runBinary(args ...string) result {
+	h.t.Helper()
+	return h.startBinary(args...)()
+}
+
+// startBinary starts the real do-fip binary in the background like start.
+func (h *harness) startBinary(args ...string) func() result {
 	h.t.Helper()
 	return h.startCmd(exec.Command(binary, args...))
 }
 
-// startCmd starts cmd (do-fip, or a wrapper that ends by running it) like start.
+// startCmd starts cmd (the do-fip binary, or a wrapper that ends by running it) with the harness environment
+// like start.
 func (h *harness) startCmd(cmd *exec.Cmd) func() result {
 	h.t.Helper()
-	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + h.dir}
-	for k, v := range h.env {
+	cmd.Env = []string{}
+	for k, v := range h.environ() {
 		if v != "" {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
@@ -139,12 +217,18 @@ func (h *harness) startCmd(cmd *exec.Cmd) func() result {
 		} else if err != nil {
 			h.t.Fatal(err)
 		}
-		for _, s := range []string{r.stdout, r.stderr, h.logFile()} {
-			if strings.Contains(s, token) || strings.Contains(s, token[7:]) {
-				h.t.Errorf("the token appears in do-fip's output or log")
-			}
-		}
+		h.wantNoToken(r)
 		return r
+	}
+}
+
+// wantNoToken fails the test if the token shows up in a run's output or in the log.
+func (h *harness) wantNoToken(r result) {
+	h.t.Helper()
+	for _, s := range []string{r.stdout, r.stderr, h.logFile()} {
+		if strings.Contains(s, token) || strings.Contains(s, token[7:]) {
+			h.t.Errorf("the token appears in do-fip's output or log")
+		}
 	}
 }
 
@@ -177,6 +261,21 @@ func (h *harness) wantHolder(ip string, droplet int) {
 	h.t.Helper()
 	if got := h.sim.Holder(ip); got != droplet {
 		h.t.Fatalf("holder of %s is %d, want %d", ip, got, droplet)
+	}
+}
+
+// wantPostGivenUp checks that a run gave up its hung POST for ip before DigitalOcean processed it: nothing
+// moved, and no action is pending.
+func (h *harness) wantPostGivenUp(ip string) {
+	h.t.Helper()
+	for _, q := range h.requests("POST", "") {
+		if q.Fault != "delay-cancelled" {
+			h.t.Errorf("a POST was processed: %+v", q)
+		}
+	}
+	h.wantHolder(ip, 0)
+	if h.sim.Locked(ip) {
+		h.t.Error("an action is pending on the IP")
 	}
 }
 

@@ -332,7 +332,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 				r = h.startCmd(cmd)()
 			} else {
-				r = h.run(args...)
+				r = h.runBinary(args...)
 			}
 			checked := ipv4
 			if row.ip != "" {

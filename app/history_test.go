@@ -89,15 +89,16 @@ func TestStatusHistoryTimeline(t *testing.T) {
 }
 
 // A hook that keepalived started earlier is listed first even if it finished last: a MASTER hook whose move
-// takes a while and the BACKUP hook that followed it.
+// takes a while and the BACKUP hook that followed it. The hooks are processes of their own (the binary), ordered
+// by their start times as keepalived's are.
 func TestStatusHistoryKeepsKeepalivedsOrder(t *testing.T) {
 	h := newHarness(t)
 	h.env["DO_FIP_IPS"] = ipv4
 	h.sim.SetActionLatency(time.Second)
 	h.sim.Assign(ipv4, 1002)
-	master := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	master := h.startBinary("notify", "INSTANCE", "VI_1", "MASTER", "200")
 	time.Sleep(300 * time.Millisecond) // the MASTER hook is waiting for its action
-	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	h.wantCode(h.runBinary("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
 	h.wantCode(master(), 8) // superseded by the BACKUP transition
 	hist := history(t, h).History
 	if len(hist) != 2 || hist[0].State != "MASTER" || hist[1].State != "BACKUP" {

@@ -51,7 +51,7 @@ func runNotify(c *cli.Context) error {
 		return e.fail(c.App.ErrWriter, err)
 	}
 	warnRunAsRoot(e, dir, ka)
-	self := state.SelfEvent()
+	self := e.self()
 	log := e.log.With().Str("instance", ev.Name).Str("state", ev.State).Int("priority", ev.Priority).Logger()
 
 	// Record first, for every state: this is what stops an older run that is still moving the IP here.

@@ -88,27 +88,21 @@ func TestBackupSupersedesAMasterRunBeforeItsMoveIsMade(t *testing.T) {
 	h := newHarness(t)
 	h.env["DO_FIP_IPS"] = ipv4
 	// The MASTER run's POST hangs; meanwhile keepalived moves on to BACKUP.
-	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/reserved_ips/", Times: 1, Delay: 5 * time.Second})
-	wait := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	h.sim.AddFault(dosim.Fault{Method: "POST", Path: "/v2/reserved_ips/", Times: 1, Delay: 8 * time.Second})
+	wait := h.startBinary("notify", "INSTANCE", "VI_1", "MASTER", "200")
 	// The simulator logs the delayed POST only once answered; do-fip logs the POST before sending it.
 	h.waitFor("the MASTER run to post", func() bool { return strings.Contains(h.logFile(), `"event":"assign"`) })
 	time.Sleep(50 * time.Millisecond)
-	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	h.wantCode(h.runBinary("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	recorded := time.Now()
 	r := wait()
 	h.wantCode(r, 8)
-	if r.elapsed > 3*time.Second {
-		t.Errorf("the superseded run took %v to stop", r.elapsed)
+	// Measured from the BACKUP run's end, not the MASTER run's start: a loaded machine may take a while to
+	// start the BACKUP hook, which is not the MASTER run's doing.
+	if d := time.Since(recorded); d > 2*time.Second {
+		t.Errorf("the superseded run took %v to stop after the BACKUP transition was recorded", d)
 	}
-	// The hung POST was given up before DigitalOcean processed it: nothing moved.
-	for _, q := range h.requests("POST", "") {
-		if q.Fault != "delay-cancelled" {
-			t.Errorf("a POST was processed: %+v", q)
-		}
-	}
-	h.wantHolder(ipv4, 0)
-	if h.sim.Locked(ipv4) {
-		t.Error("an action is pending on the IP")
-	}
+	h.wantPostGivenUp(ipv4)
 	if !strings.Contains(r.stderr, "superseded") {
 		t.Errorf("stderr %q", r.stderr)
 	}
@@ -117,14 +111,15 @@ func TestBackupSupersedesAMasterRunBeforeItsMoveIsMade(t *testing.T) {
 func TestBackupSupersedesAFollowingMasterRun(t *testing.T) {
 	h := newHarness(t)
 	h.env["DO_FIP_IPS"] = ipv4
-	h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 4 * time.Second})
-	wait := h.start("notify", "INSTANCE", "VI_1", "MASTER", "200")
+	h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 8 * time.Second})
+	wait := h.startBinary("notify", "INSTANCE", "VI_1", "MASTER", "200")
 	h.waitFor("the MASTER run's POST", func() bool { return len(h.requests("POST", "")) == 1 })
-	h.wantCode(h.run("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	h.wantCode(h.runBinary("notify", "INSTANCE", "VI_1", "BACKUP", "100"), 0)
+	recorded := time.Now()
 	r := wait()
 	h.wantCode(r, 8)
-	if r.elapsed > 3*time.Second {
-		t.Errorf("the superseded run took %v to stop; it should not wait for the 4s action", r.elapsed)
+	if d := time.Since(recorded); d > 2*time.Second {
+		t.Errorf("the superseded run took %v to stop after the BACKUP transition was recorded; it should not wait for the 8s action", d)
 	}
 	h.wantPosts(1) // and no second POST after being superseded
 }
@@ -227,7 +222,7 @@ func TestConcurrentAssignsSerialize(t *testing.T) {
 	const n = 50
 	waits := make([]func() result, n)
 	for i := range n {
-		waits[i] = h.start("assign", ipv4)
+		waits[i] = h.startBinary("assign", ipv4)
 	}
 	moved, already := 0, 0
 	for i, w := range waits {

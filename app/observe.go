@@ -43,7 +43,7 @@ type observed struct {
 
 // observe starts observing the run of command, when Run is there to finish it.
 func (e *env) observe(c *cli.Context, command string) {
-	e.obs.command, e.obs.args, e.obs.start, e.obs.self = command, c.Args().Slice(), time.Now(), state.SelfEvent()
+	e.obs.command, e.obs.args, e.obs.start, e.obs.self = command, c.Args().Slice(), time.Now(), e.self()
 	if h, ok := c.Context.Value(runKey{}).(*runHolder); ok {
 		h.env, e.obs.owned = e, true
 	}

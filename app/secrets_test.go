@@ -117,10 +117,11 @@ func TestTokenNeverShows(t *testing.T) {
 func TestTokenNotInGoroutineDump(t *testing.T) {
 	h := newHarness(t)
 	h.env["GOTRACEBACK"] = "all"
-	h.sim.AddFault(dosim.Fault{Method: "GET", Path: "/v2/", Delay: time.Hour})
+	// Whichever API request comes first (the POST, when the metadata service shows the IP elsewhere) hangs.
+	h.sim.AddFault(dosim.Fault{Path: "/v2/", Delay: time.Hour})
 	cmd := exec.Command(binary, "assign", ipv4)
 	wait := h.startCmd(cmd)
-	h.waitFor("the API read to be in flight", func() bool { return strings.Contains(h.logFile(), `"event":"start"`) })
+	h.waitFor("an API request to be in flight", func() bool { return strings.Contains(h.logFile(), `"event":"start"`) })
 	time.Sleep(100 * time.Millisecond)
 	if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
 		t.Fatal(err)

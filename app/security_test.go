@@ -41,7 +41,7 @@ func TestTLSVerificationCannotBeTurnedOff(t *testing.T) {
 	// The opt-in for plain http must not loosen https, nor may anything else in the environment.
 	h.env["DO_FIP_INSECURE_API"] = "1"
 	h.env["GODEBUG"] = "x509ignoreCN=0"
-	r := h.run("assign", "--timeout", "10s", ipv4)
+	r := h.runBinary("assign", "--timeout", "10s", ipv4) // GODEBUG is read by the Go runtime of the process
 	if r.code == 0 {
 		t.Fatalf("exit 0 against an untrusted certificate")
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/do-fip/do-fip/dosim"
+	"github.com/do-fip/do-fip/internal/testbin"
 )
 
 const token = "dop_v1_bench0000000000000000000000000000000000000000000000000000000000"
@@ -32,10 +33,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "do-fip")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binary, "..")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
+	if err := testbin.Build(binary); err != nil {
 		panic(err)
 	}
 	code := m.Run()

@@ -1,7 +1,6 @@
 package doapi
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/do-fip/do-fip/internal/testio"
 )
 
 // testToken looks like a real personal access token so that a leak would be
@@ -190,29 +191,11 @@ func (f *fakeDO) count(key string) int {
 	return f.hits[key]
 }
 
-// syncBuffer collects log output; zerolog may write from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // client builds a client for the fake with millisecond waits and a debug
 // logger whose output the test can read.
-func (f *fakeDO) client(mod ...func(*Options)) (*Client, *syncBuffer) {
+func (f *fakeDO) client(mod ...func(*Options)) (*Client, *testio.Buffer) {
 	f.t.Helper()
-	logs := &syncBuffer{}
+	logs := &testio.Buffer{}
 	o := Options{
 		Token:         testToken,
 		BaseURL:       f.srv.URL,

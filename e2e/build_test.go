@@ -2,9 +2,10 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/do-fip/do-fip/internal/testbin"
 )
 
 // buildDoFip builds do-fip (statically, as shipped) into dir/bin: the hook every node's
@@ -16,10 +17,8 @@ func buildDoFip(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(bin, "do-fip")
-	cmd := exec.Command("go", "build", "-o", out, "..")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build do-fip: %v\n%s", err, b)
+	if err := testbin.Build(out); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

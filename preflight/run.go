@@ -67,7 +67,7 @@ func Run(ctx context.Context, o Options) *Report {
 		r.ok("do-fip config", "%s: state dir %s, timeout %s", describePath(cfg.ConfigPath), cfg.StateDir, cfg.Timeout)
 	}
 
-	ver := r.checkVersion(o.Keepalived)
+	ver := r.checkVersion(o.Keepalived, o.Getenv)
 	m := r.checkKeepalivedConf(o.KeepalivedConfig, ver, cfg)
 	ids := r.checkHookUser(m, ver)
 
@@ -110,9 +110,9 @@ func describePath(p string) string {
 	return p + " (none; defaults)"
 }
 
-func (r *Report) checkVersion(named string) *Version {
+func (r *Report) checkVersion(named string, getenv func(string) string) *Version {
 	const name = "keepalived"
-	bin, err := findKeepalived(named)
+	bin, err := findKeepalived(named, getenv)
 	if err != nil {
 		r.warn(name, "apt-get install keepalived (dnf install keepalived), or name it with --keepalived", "%v: cannot tell which options it supports", err)
 		return nil

@@ -50,12 +50,12 @@ func ParseVersion(out []byte) (Version, bool) {
 }
 
 // findKeepalived returns the keepalived binary to read: the one named, else the first on PATH or in the
-// directories distributions install it to.
-func findKeepalived(named string) (string, error) {
+// directories distributions install it to. PATH comes from getenv, the run's environment.
+func findKeepalived(named string, getenv func(string) string) (string, error) {
 	if named != "" {
 		return named, nil
 	}
-	dirs := filepath.SplitList(os.Getenv("PATH"))
+	dirs := filepath.SplitList(getenv("PATH"))
 	dirs = append(dirs, "/usr/sbin", "/sbin", "/usr/local/sbin")
 	for _, d := range dirs {
 		if d == "" || !filepath.IsAbs(d) {
