@@ -38,6 +38,7 @@ type Main struct {
 
 // Run runs do-fip with args (args[0] is the program name) and returns the exit code.
 func (m Main) Run(ctx context.Context, args []string) int {
+	processSettings.Do(setProcessSettings)
 	if m.Version == "" {
 		m.Version = "unknown" // an empty version would hide --version
 	}

@@ -121,7 +121,7 @@ func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover
 			return nil, fmt.Errorf("learn this droplet's ID: %w", err)
 		}
 		// The same answer says where each IP is: an IP shown elsewhere is posted at once.
-		a.DropletID, a.Region, a.Initial, a.Watch = md.DropletID, md.Region, md, mc
+		a.DropletID, a.Region, a.Initial, a.InitialAt, a.Watch = md.DropletID, md.Region, md, time.Now(), mc
 	} else {
 		// The ID is known, so the first API request need not wait for the metadata service; it is asked in
 		// the background only to watch the move, if it describes the target droplet.

@@ -2,15 +2,19 @@ package app
 
 import (
 	"flag"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 )
 
-// Settings that belong to the process, not to a run, made once so that runs can go side by side in one
-// process (the CLI tests run them so).
-func init() {
+// processSettings are settings that belong to the process, not to a run: the libraries keep them in package
+// variables. They are made once, by the first run, so that runs can go side by side in one process (the CLI
+// tests run them so); importing the package changes nothing.
+var processSettings sync.Once
+
+func setProcessSettings() {
 	// Failover logs are read to the millisecond.
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	// urfave/cli adds its help and version flags from package variables to every app and command it runs,

@@ -131,9 +131,10 @@ type Engine struct {
 	DropletID int
 	// Region of the droplet, when known: an IP in another region is refused.
 	Region string
-	// Initial is what the metadata service said when the run started (nil: unknown). It decides whether the
-	// first request is the POST.
-	Initial *metadata.Metadata
+	// Initial is what the metadata service said when the run started (nil: unknown), at InitialAt. It decides
+	// whether the first request is the POST.
+	Initial   *metadata.Metadata
+	InitialAt time.Time
 	// Watch, when set, is the metadata service of the target droplet itself; it shows the move landing.
 	Watch  Metadata
 	Log    zerolog.Logger
@@ -161,6 +162,12 @@ func (e *Engine) takeTurn(ctx context.Context) (func(), error) {
 	}
 }
 
+// staleView is how old the initial view may be when the lock is taken without waiting. Another run on this
+// node may have taken the lock after the view was read and released it before this run asked: then it moved
+// the IP meanwhile, and the view is stale. A whole move takes a POST's round trip plus DigitalOcean's action,
+// far more than this; a view older than this is read again (a local request, about a millisecond).
+const staleView = 50 * time.Millisecond
+
 // AssignAll assigns every IP in parallel, each under its lock, and returns one result per IP, in order.
 func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 	out := make([]Result, len(ips))
@@ -183,7 +190,7 @@ func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 					return
 				}
 				defer unlock()
-				if waited {
+				if waited || time.Since(e.InitialAt) > staleView {
 					view = e.freshView(ctx)
 				}
 			}
