@@ -4,7 +4,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -12,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
 	"github.com/do-fip/do-fip/config"
@@ -52,24 +52,51 @@ func (m Main) Run(ctx context.Context, args []string) int {
 	run := &runHolder{}
 	err := a.RunContext(context.WithValue(ctx, runKey{}, run), args)
 	code := exitCode(err)
+	// The one place a command's error reaches a person and the log.
+	switch {
+	case err == nil:
+	case run.env != nil:
+		run.env.report(m.Stderr, err)
+	default:
+		// Bad arguments or configuration, before the run's logs were open: keepalived discards stderr, so
+		// syslog gets it too.
+		l := logging.New(logging.Options{Level: "info", Syslog: "auto", Command: commandName(args)})
+		logFailure(l.Error(), code, err)
+		l.Close()
+		printFailure(m.Stderr, err)
+	}
 	if run.env != nil {
 		// Every command that read its configuration ends here: its history entry and metrics, then its logs.
 		run.env.finish(ctx, m.Version, code)
 	}
-	if err == nil {
-		return ExitOK
-	}
-	if !errors.Is(err, errReported) {
-		// Not logged yet (bad arguments, bad configuration): keepalived discards stderr, so syslog gets it too.
-		l := logging.New(logging.Options{Level: "info", Syslog: "auto", Command: commandName(args)})
-		l.Error().Str("event", "failed").Int("exit_code", code).Msg(oneLine(err.Error()))
-		l.Close()
-		fmt.Fprintf(m.Stderr, "do-fip: error: %s\n", oneLine(err.Error()))
-		if h := hintFor(err); h != "" {
-			fmt.Fprintf(m.Stderr, "hint: %s\n", h)
-		}
-	}
 	return code
+}
+
+// report tells the log and a person about err: the log gets the cause, the exit code and the hint; stderr the
+// cause and the hint, unless the command's own output already says it. Run reports what a command returns;
+// reconcile, which exits 0 whatever happened, reports its own.
+func (e *env) report(w io.Writer, err error) {
+	code := exitCode(err)
+	e.obs.failed(code, err)
+	logFailure(e.log.Record.Error(), code, err)
+	if !shownByCommand(err) {
+		printFailure(w, err)
+	}
+}
+
+func logFailure(ev *zerolog.Event, code int, err error) {
+	ev = ev.Str("event", "failed").Int("exit_code", code)
+	if h := hintFor(err); h != "" {
+		ev = ev.Str("hint", h)
+	}
+	ev.Msg(oneLine(err.Error()))
+}
+
+func printFailure(w io.Writer, err error) {
+	fmt.Fprintf(w, "do-fip: error: %s\n", oneLine(err.Error()))
+	if h := hintFor(err); h != "" {
+		fmt.Fprintf(w, "hint: %s\n", h)
+	}
 }
 
 // mainKey is where the app keeps its Main, for the commands' actions.
@@ -84,16 +111,6 @@ func commandName(args []string) string {
 		}
 	}
 	return ""
-}
-
-// errReported wraps an error whose message the command already printed and logged.
-var errReported = errors.New("reported")
-
-type reported struct{ err error }
-
-func (r reported) Error() string { return r.err.Error() }
-func (r reported) Unwrap() []error {
-	return []error{r.err, errReported}
 }
 
 const description = "do-fip is the keepalived notify hook for DigitalOcean reserved IPs. In keepalived.conf:\n\n" +
@@ -203,27 +220,10 @@ func setupWithIPs(c *cli.Context, command string, given []netip.Addr) (*env, []n
 	}
 	e.obs.ips = ips
 	if len(ips) == 0 {
-		err := e.fail(c.App.ErrWriter, usageErr("no reserved IP given: pass it as an argument or --ip, set DO_FIP_IPS, or set 'ips' in %s", e.cfg.ConfigPath))
 		e.close()
-		return nil, nil, err
+		return nil, nil, usageErr("no reserved IP given: pass it as an argument or --ip, set DO_FIP_IPS, or set 'ips' in %s", e.cfg.ConfigPath)
 	}
 	return e, ips, nil
-}
-
-// fail logs err with its exit code and hint, prints it for a person, and marks it reported.
-func (e *env) fail(w io.Writer, err error) error {
-	code := exitCode(err)
-	e.obs.failed(code, err)
-	ev := e.log.Record.Error().Str("event", "failed").Int("exit_code", code)
-	if h := hintFor(err); h != "" {
-		ev = ev.Str("hint", h)
-	}
-	ev.Msg(oneLine(err.Error()))
-	fmt.Fprintf(w, "do-fip: error: %s\n", oneLine(err.Error()))
-	if h := hintFor(err); h != "" {
-		fmt.Fprintf(w, "hint: %s\n", h)
-	}
-	return reported{err}
 }
 
 func (e *env) apiClient(version string) (*doapi.Client, error) {

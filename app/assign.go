@@ -81,7 +81,7 @@ func runAssign(c *cli.Context, trigger string) error {
 	defer cancel()
 	m, err := e.newMover(ctx, c.App.Version, argDroplet)
 	if err != nil {
-		return e.fail(c.App.ErrWriter, err)
+		return err
 	}
 	return m.move(ctx, c, ips, trigger)
 }
@@ -184,7 +184,7 @@ func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, t
 		e.log.Warn().Err(err).Str("event", "state_write_failed").Msg("could not record this run for 'do-fip status'")
 	}
 	if firstErr != nil {
-		return e.fail(c.App.ErrWriter, firstErr)
+		return firstErr
 	}
 	e.log.Info().Str("event", "done").Int64("elapsed_ms", logging.Since(start)).Int64("api_requests", m.api.Requests()).Msg("every IP is on this droplet")
 	return nil

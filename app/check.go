@@ -74,7 +74,8 @@ func runCheck(c *cli.Context) error {
 		rep.Print(c.App.Writer)
 	}
 	if rep.Failed() {
-		return reported{&exitError{code: ExitCheckFailed, err: fmt.Errorf("%d checks failed", rep.Count(preflight.Fail))}}
+		// Each FAIL line already says what and how to fix it: the log gets the count, stderr nothing more.
+		return &exitError{code: ExitCheckFailed, err: fmt.Errorf("%d checks failed", rep.Count(preflight.Fail)), shown: true}
 	}
 	return nil
 }

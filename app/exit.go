@@ -57,11 +57,19 @@ func exitCodesHelp() string {
 	return b.String()
 }
 
-// exitError carries an exit code and an optional hint for a person.
+// exitError carries an exit code and an optional hint for a person. shown: the command's own output already
+// says it, so Run logs it without printing it again.
 type exitError struct {
-	code int
-	err  error
-	hint string
+	code  int
+	err   error
+	hint  string
+	shown bool
+}
+
+// shownByCommand says whether err is one the command's own output already showed.
+func shownByCommand(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.shown
 }
 
 func (e *exitError) Error() string { return e.err.Error() }

@@ -29,7 +29,7 @@ func (e *env) showHistory(c *cli.Context) error {
 	}
 	all, err := state.OpenReadOnly(e.cfg.StateDir).History()
 	if err != nil {
-		return e.fail(c.App.ErrWriter, fmt.Errorf("history in %s: %w", e.cfg.StateDir, err))
+		return fmt.Errorf("history in %s: %w", e.cfg.StateDir, err)
 	}
 	h := History{History: []state.HistoryEntry{}}
 	for _, en := range all {

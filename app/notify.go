@@ -48,7 +48,7 @@ func runNotify(c *cli.Context) error {
 	defer e.close()
 	dir, err := e.stateDir()
 	if err != nil {
-		return e.fail(c.App.ErrWriter, err)
+		return err
 	}
 	warnRunAsRoot(e, dir, ka)
 	self := e.self()
@@ -60,7 +60,7 @@ func runNotify(c *cli.Context) error {
 		t := state.Transition{Event: self, Time: time.Now().UTC(), Kind: ev.Kind, Name: ev.Name, State: ev.State, Priority: ev.Priority, Keepalived: ka}
 		outcome, cur, err := dir.RecordTransition(ip, t)
 		if err != nil {
-			return e.fail(c.App.ErrWriter, fmt.Errorf("record %s for %s: %w", ev.State, ip, err))
+			return fmt.Errorf("record %s for %s: %w", ev.State, ip, err)
 		}
 		switch outcome {
 		case state.Older:
@@ -82,7 +82,7 @@ func runNotify(c *cli.Context) error {
 	defer cancel()
 	m, err := e.newMover(ctx, c.App.Version, 0)
 	if err != nil {
-		return e.fail(c.App.ErrWriter, err)
+		return err
 	}
 	m.self = self
 	return m.move(ctx, c, mine, "notify "+ev.State)

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"time"
@@ -54,7 +53,7 @@ func runReconcile(c *cli.Context) error {
 	defer e.close()
 	if err := reconcile(c, e, ips, ka); err != nil {
 		// Logged (and printed) but not an exit status: see the command's description.
-		_ = e.fail(c.App.ErrWriter, err)
+		e.report(c.App.ErrWriter, err)
 	}
 	return nil
 }
@@ -119,11 +118,7 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr, ka state.Keepalived) er
 	// Acting on the recorded MASTER transition: any transition recorded after it stops the move, even one
 	// keepalived started before this run.
 	m.base = r.base
-	err = m.move(ctx, c, move, "reconcile")
-	if errors.Is(err, errReported) {
-		return nil
-	}
-	return err
+	return m.move(ctx, c, move, "reconcile")
 }
 
 // reconciler carries reconcile's view of each IP from one step to the next.

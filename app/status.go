@@ -104,10 +104,11 @@ func runStatus(c *cli.Context) error {
 		apiErr = worstIPError(st.IPs)
 	}
 	if apiErr != nil {
-		return e.fail(c.App.ErrWriter, apiErr)
+		return apiErr
 	}
 	if md == nil && st.DropletID == 0 {
-		return reported{fmt.Errorf("%w", metadata.ErrUnavailable)}
+		// The report's first line says what the metadata service answered.
+		return &exitError{code: ExitMetadata, err: metadata.ErrUnavailable, shown: true}
 	}
 	return nil
 }
