@@ -130,7 +130,7 @@ func (e *env) historyEntry(dir *state.Dir, code int) (state.HistoryEntry, bool) 
 		h.Did = "already_held"
 		for _, ip := range a.IPs {
 			switch {
-			case ip.Result == string(engine.Failed):
+			case ip.Result == string(engine.Errored):
 				h.Did = "failed"
 			case ip.Result == string(engine.Moved) && h.Did != "failed":
 				h.Did = "moved"

@@ -54,7 +54,9 @@ type Outcome string
 const (
 	Moved       Outcome = "moved"
 	AlreadyHeld Outcome = "already_held"
-	Failed      Outcome = "error"
+	// Errored: the IP could not be moved; Result.Err says why. "error" is what status and the state files
+	// have always shown.
+	Errored Outcome = "error"
 )
 
 // Result of assigning one IP.
@@ -186,7 +188,7 @@ func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 					case ctx.Err() != nil:
 						err = fmt.Errorf("%w: %w", ErrTimeout, err)
 					}
-					out[i] = Result{IP: ip, Outcome: Failed, Err: err}
+					out[i] = Result{IP: ip, Outcome: Errored, Err: err}
 					return
 				}
 				defer unlock()
@@ -227,7 +229,7 @@ func (e *Engine) assign(ctx context.Context, ip netip.Addr, view *metadata.Metad
 	res.Posts, res.ActionID, res.Duration = r.posts, r.action, time.Since(r.start)
 	switch {
 	case err != nil:
-		res.Outcome = Failed
+		res.Outcome = Errored
 		res.Err = fmt.Errorf("assign %s to droplet %d: %w", ip, e.DropletID, err)
 	case !r.maybeMoved:
 		// No POST was accepted or lost: the IP was here already (a 422 "already assigned" says so too).
