@@ -32,8 +32,8 @@ type Main struct {
 	// Stdout and Stderr take the run's output; they must be safe for concurrent writes, as an *os.File is.
 	Stdout, Stderr io.Writer
 	// Event returns the run's place in keepalived's order of hooks, the same at every call; nil is this
-	// process's start (state.SelfEvent).
-	Event func() state.Event
+	// process's start (state.SelfStart).
+	Event func() state.ProcStart
 }
 
 // Run runs do-fip with args (args[0] is the program name) and returns the exit code.
@@ -46,7 +46,7 @@ func (m Main) Run(ctx context.Context, args []string) int {
 		m.Getenv = func(string) string { return "" }
 	}
 	if m.Event == nil {
-		m.Event = state.SelfEvent
+		m.Event = state.SelfStart
 	}
 	a := newApp(m)
 	run := &runHolder{}
@@ -168,7 +168,7 @@ type env struct {
 	stdout io.Writer
 	getenv func(string) string
 	// self is this run's place in keepalived's order of hooks.
-	self func() state.Event
+	self func() state.ProcStart
 	// obs is what the run did, for its history entry and metrics (observe.go).
 	obs observed
 }

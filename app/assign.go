@@ -92,10 +92,10 @@ type mover struct {
 	api  *doapi.Client
 	dir  *state.Dir
 	a    *engine.Engine
-	self state.Event
+	self state.ProcStart
 	// base, per IP, is the keepalived transition this run acts on; a newer one stops it. Unset: the run's own
 	// start, so only hooks keepalived started after this run stop it.
-	base map[netip.Addr]state.Event
+	base map[netip.Addr]state.ProcStart
 }
 
 // newMover opens the API client and the state dir and learns the droplet's ID: droplet if non-zero, else
@@ -130,8 +130,8 @@ func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover
 	return &mover{e: e, api: api, dir: dir, a: a, self: e.self()}, nil
 }
 
-func (m *mover) baseFor(ips []netip.Addr) map[netip.Addr]state.Event {
-	out := make(map[netip.Addr]state.Event, len(ips))
+func (m *mover) baseFor(ips []netip.Addr) map[netip.Addr]state.ProcStart {
+	out := make(map[netip.Addr]state.ProcStart, len(ips))
 	for _, ip := range ips {
 		if b, ok := m.base[ip]; ok {
 			out[ip] = b

@@ -31,7 +31,7 @@ import (
 // own stdout and stderr, so -race and -cover see app's own code and goroutines. The tests whose meaning depends on
 // do-fip being a process of its own run the real binary instead (runBinary, startBinary, startCmd):
 //   - keepalived's order of hooks: runs that race each other are ordered by their processes' start times
-//     (state.SelfEvent reads /proc/self/stat), and in-process runs share one process;
+//     (state.SelfStart reads /proc/self/stat), and in-process runs share one process;
 //   - the per-IP lock among many separate runs (TestConcurrentAssignsSerialize);
 //   - signals and goroutine dumps, the Go runtime's reading of GODEBUG and GOTRACEBACK, and wrappers that put
 //     the run in namespaces of its own (the fault matrix, a read-only state dir as root).
@@ -124,7 +124,7 @@ func (h *harness) run(args ...string) result {
 	return h.start(args...)()
 }
 
-// lastStart hands out the in-process runs' places in keepalived's order of hooks (state.Event), in the order
+// lastStart hands out the in-process runs' places in keepalived's order of hooks (state.ProcStart), in the order
 // the runs are started, as the kernel stamps processes at fork.
 var lastStart atomic.Uint64
 
@@ -139,14 +139,14 @@ func (h *harness) start(args ...string) func() result {
 func (h *harness) startContext(ctx context.Context, args ...string) func() result {
 	h.t.Helper()
 	env := h.environ()
-	self := state.Event{Start: lastStart.Add(1), PID: os.Getpid()}
+	self := state.ProcStart{Start: lastStart.Add(1), PID: os.Getpid()}
 	var out, errb testio.Buffer
 	m := app.Main{
 		Version: "dev",
 		Getenv:  func(k string) string { return env[k] },
 		Stdout:  &out,
 		Stderr:  &errb,
-		Event:   func() state.Event { return self },
+		Event:   func() state.ProcStart { return self },
 	}
 	done := make(chan result, 1)
 	begin := time.Now()

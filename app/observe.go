@@ -31,7 +31,7 @@ type observed struct {
 	command  string
 	args     []string
 	start    time.Time
-	self     state.Event
+	self     state.ProcStart
 	ips      []netip.Addr
 	apis     []*doapi.Client
 

@@ -64,7 +64,7 @@ func reconcile(c *cli.Context, e *env, ips []netip.Addr, ka state.Keepalived) er
 		return err
 	}
 	warnRunAsRoot(e, dir, ka)
-	r := &reconciler{e: e, views: map[netip.Addr]*notify.ReconcileView{}, base: map[netip.Addr]state.Event{}}
+	r := &reconciler{e: e, views: map[netip.Addr]*notify.ReconcileView{}, base: map[netip.Addr]state.ProcStart{}}
 	r.load(dir, ips, ka, c.Bool("now"))
 	if len(r.next(notify.AskMetadata)) == 0 {
 		return nil
@@ -126,7 +126,7 @@ type reconciler struct {
 	e     *env
 	views map[netip.Addr]*notify.ReconcileView
 	order []netip.Addr
-	base  map[netip.Addr]state.Event
+	base  map[netip.Addr]state.ProcStart
 }
 
 // load reads each IP's recorded transition and judges whether it is the running keepalived's; it says once

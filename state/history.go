@@ -18,7 +18,7 @@ const (
 // an assign, or a reconcile that moved an IP or failed.
 type HistoryEntry struct {
 	Time  time.Time `json:"time"` // when the run started
-	Event Event     `json:"event"`
+	Event ProcStart `json:"event"`
 	// Boot is the kernel's boot ID: Event orders runs of one boot only.
 	Boot    string `json:"boot,omitempty"`
 	Command string `json:"command"` // notify, assign, reconcile

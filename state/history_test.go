@@ -21,13 +21,13 @@ func TestHistoryOrderAndBound(t *testing.T) {
 	t0 := time.Now()
 	// Appended in the order the runs ended; keepalived started them in Event order.
 	for _, i := range []int{2, 1, 3} {
-		e := HistoryEntry{Time: t0.Add(time.Duration(i) * time.Millisecond), Event: Event{Start: 100, PID: 10 + i}, Boot: "b", Priority: i}
+		e := HistoryEntry{Time: t0.Add(time.Duration(i) * time.Millisecond), Event: ProcStart{Start: 100, PID: 10 + i}, Boot: "b", Priority: i}
 		if err := d.AppendHistory(e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Another boot: its Event is meaningless against this boot's; the wall clock orders it.
-	d.AppendHistory(HistoryEntry{Time: t0.Add(-time.Hour), Event: Event{Start: 1 << 40, PID: 1}, Boot: "older", Priority: 0})
+	d.AppendHistory(HistoryEntry{Time: t0.Add(-time.Hour), Event: ProcStart{Start: 1 << 40, PID: 1}, Boot: "older", Priority: 0})
 	h, _ := d.History()
 	var got []int
 	for _, e := range h {
@@ -40,7 +40,7 @@ func TestHistoryOrderAndBound(t *testing.T) {
 		t.Errorf("history file mode %v (%v), want 0644: a run as root must leave it readable for keepalived_script", fi.Mode(), err)
 	}
 	for i := range HistoryLen {
-		d.AppendHistory(HistoryEntry{Time: t0.Add(time.Minute), Event: Event{Start: 200, PID: 100 + i}, Boot: "b", Priority: 100 + i})
+		d.AppendHistory(HistoryEntry{Time: t0.Add(time.Minute), Event: ProcStart{Start: 200, PID: 100 + i}, Boot: "b", Priority: 100 + i})
 	}
 	h, _ = d.History()
 	if len(h) != HistoryLen || h[0].Priority != 100 || h[len(h)-1].Priority != 100+HistoryLen-1 {
@@ -55,7 +55,7 @@ func TestHistoryConcurrentAndDamaged(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			if err := d.AppendHistory(HistoryEntry{Time: time.Now(), Event: Event{Start: 1, PID: i + 1}, Boot: "b"}); err != nil {
+			if err := d.AppendHistory(HistoryEntry{Time: time.Now(), Event: ProcStart{Start: 1, PID: i + 1}, Boot: "b"}); err != nil {
 				t.Error(err)
 			}
 		})

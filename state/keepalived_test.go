@@ -135,7 +135,7 @@ func TestTrustRecord(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			rec := Transition{Event: Event{Start: 1000, PID: 1}, State: "MASTER", Keepalived: tc.rec}
+			rec := Transition{Event: ProcStart{Start: 1000, PID: 1}, State: "MASTER", Keepalived: tc.rec}
 			if got := TrustRecord(rec, tc.self, tc.running); got != tc.want {
 				t.Fatalf("TrustRecord = %v, want %v", got, tc.want)
 			}
@@ -149,7 +149,7 @@ func TestSupersede(t *testing.T) {
 	onlyNow := func(k Keepalived) bool { return k == now }
 	both := func(k Keepalived) bool { return k == now || k == old }
 	tr := func(start uint64, k Keepalived) Transition {
-		return Transition{Event: Event{Start: start, PID: int(start)}, State: fmt.Sprint(start), Keepalived: k}
+		return Transition{Event: ProcStart{Start: start, PID: int(start)}, State: fmt.Sprint(start), Keepalived: k}
 	}
 	tests := map[string]struct {
 		cur, t  Transition
@@ -181,7 +181,7 @@ func TestRecordTransitionIgnoresAnOrphanedHook(t *testing.T) {
 	d, _ := Open(t.TempDir())
 	ip := netip.MustParseAddr("203.0.113.10")
 	gone := Keepalived{PID: os.Getpid(), Start: 1, Boot: bootID()} // this PID, another start time: not running
-	got, cur, err := d.RecordTransition(ip, Transition{Event: Event{Start: 10, PID: 10}, State: "MASTER", Keepalived: gone})
+	got, cur, err := d.RecordTransition(ip, Transition{Event: ProcStart{Start: 10, PID: 10}, State: "MASTER", Keepalived: gone})
 	if err != nil || got != Orphaned || !cur.Event.IsZero() {
 		t.Fatalf("got %v %+v %v, want the orphaned MASTER ignored", got, cur, err)
 	}

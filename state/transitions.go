@@ -11,17 +11,17 @@ import (
 	"time"
 )
 
-// Event orders do-fip runs by when keepalived started them. keepalived forks the hooks of successive
+// ProcStart orders do-fip runs by when keepalived started them. keepalived forks the hooks of successive
 // transitions in order, but they may run in any order (keepalived issues #996, #2158): a BACKUP hook can finish
 // before the MASTER hook that came first. The kernel records each process's start time at fork, so comparing
 // start times (then PIDs, for two forks in one clock tick) recovers keepalived's order whatever the scheduler did.
-type Event struct {
+type ProcStart struct {
 	Start uint64 `json:"start"` // process start time, clock ticks since boot (/proc/self/stat field 22)
 	PID   int    `json:"pid"`
 }
 
 // After reports whether e was started after o.
-func (e Event) After(o Event) bool {
+func (e ProcStart) After(o ProcStart) bool {
 	if e.Start != o.Start {
 		return e.Start > o.Start
 	}
@@ -29,19 +29,19 @@ func (e Event) After(o Event) bool {
 }
 
 // IsZero reports whether e is unset.
-func (e Event) IsZero() bool { return e.Start == 0 && e.PID == 0 }
+func (e ProcStart) IsZero() bool { return e.Start == 0 && e.PID == 0 }
 
-// SelfEvent returns this process's Event.
-func SelfEvent() Event {
+// SelfStart returns this process's ProcStart.
+func SelfStart() ProcStart {
 	pid := os.Getpid()
 	b, err := os.ReadFile("/proc/self/stat")
 	if err == nil {
 		if start, ok := parseStartTime(string(b)); ok {
-			return Event{Start: start, PID: pid}
+			return ProcStart{Start: start, PID: pid}
 		}
 	}
 	// Without /proc, the wall clock in microseconds is the best approximation of the fork order.
-	return Event{Start: uint64(time.Now().UnixMicro()), PID: pid}
+	return ProcStart{Start: uint64(time.Now().UnixMicro()), PID: pid}
 }
 
 // parseStartTime reads field 22 of /proc/PID/stat.
@@ -52,7 +52,7 @@ func parseStartTime(stat string) (uint64, bool) {
 
 // Transition is one keepalived state change as a notify hook saw it.
 type Transition struct {
-	Event    Event     `json:"event"`
+	Event    ProcStart `json:"event"`
 	Time     time.Time `json:"time"`
 	Kind     string    `json:"kind,omitempty"` // INSTANCE or GROUP
 	Name     string    `json:"name,omitempty"`
@@ -70,7 +70,7 @@ type IPState struct {
 	History []Transition `json:"history"` // newest last
 	// ReconcileMoves are the moves reconcile made while Current (then MASTER) held, oldest first.
 	ReconcileMoves []time.Time `json:"reconcile_moves,omitempty"`
-	ReconcileBase  Event       `json:"reconcile_base"`
+	ReconcileBase  ProcStart   `json:"reconcile_base"`
 }
 
 const historyLen = 20
@@ -127,7 +127,7 @@ func (d *Dir) RecordTransition(ip netip.Addr, t Transition) (Outcome, Transition
 
 // ReconcileMoves returns the moves reconcile made under the transition base (none if base is no longer the
 // one they were made under).
-func (st *IPState) ReconcileMovesUnder(base Event) []time.Time {
+func (st *IPState) ReconcileMovesUnder(base ProcStart) []time.Time {
 	if st == nil || st.ReconcileBase != base {
 		return nil
 	}
@@ -135,7 +135,7 @@ func (st *IPState) ReconcileMovesUnder(base Event) []time.Time {
 }
 
 // NoteReconcileMove records that reconcile moved ip here at time at, under the MASTER transition base.
-func (d *Dir) NoteReconcileMove(ip netip.Addr, base Event, at time.Time) error {
+func (d *Dir) NoteReconcileMove(ip netip.Addr, base ProcStart, at time.Time) error {
 	return d.withMutex(ip, func() error {
 		st, err := d.IPState(ip)
 		if err != nil || st == nil {
@@ -164,8 +164,8 @@ func (d *Dir) IPState(ip netip.Addr) (*IPState, error) {
 
 // Superseded returns a channel that receives the transition once one started after base[ip] is recorded for
 // any ip in base. A run that sees it stops: a newer keepalived decision on this node owns the IP now. base is
-// the run's own Event for a hook, or the MASTER transition a reconcile acted on.
-func (d *Dir) Superseded(ctx context.Context, base map[netip.Addr]Event, every time.Duration) <-chan Transition {
+// the run's own ProcStart for a hook, or the MASTER transition a reconcile acted on.
+func (d *Dir) Superseded(ctx context.Context, base map[netip.Addr]ProcStart, every time.Duration) <-chan Transition {
 	ch := make(chan Transition, 1)
 	go func() {
 		t := time.NewTicker(every)

@@ -26,23 +26,23 @@ func TestParseStartTime(t *testing.T) {
 			t.Errorf("%s: got %d %v, want %d %v", name, got, ok, tc.want, tc.ok)
 		}
 	}
-	if e := SelfEvent(); e.Start == 0 || e.PID != os.Getpid() {
-		t.Errorf("SelfEvent = %+v", e)
+	if e := SelfStart(); e.Start == 0 || e.PID != os.Getpid() {
+		t.Errorf("SelfStart = %+v", e)
 	}
 }
 
 func TestEventOrder(t *testing.T) {
-	a := Event{Start: 100, PID: 50}
-	if !(Event{Start: 101, PID: 10}).After(a) || !(Event{Start: 100, PID: 51}).After(a) || a.After(a) || (Event{Start: 99, PID: 99}).After(a) {
-		t.Fatal("Event.After orders by start time, then PID")
+	a := ProcStart{Start: 100, PID: 50}
+	if !(ProcStart{Start: 101, PID: 10}).After(a) || !(ProcStart{Start: 100, PID: 51}).After(a) || a.After(a) || (ProcStart{Start: 99, PID: 99}).After(a) {
+		t.Fatal("ProcStart.After orders by start time, then PID")
 	}
 }
 
 func TestRecordTransitionKeepsKeepalivedOrder(t *testing.T) {
 	d, _ := Open(t.TempDir())
 	ip := netip.MustParseAddr("203.0.113.10")
-	master := Transition{Event: Event{Start: 200, PID: 20}, State: "MASTER"}
-	backup := Transition{Event: Event{Start: 100, PID: 10}, State: "BACKUP"}
+	master := Transition{Event: ProcStart{Start: 200, PID: 20}, State: "MASTER"}
+	backup := Transition{Event: ProcStart{Start: 100, PID: 10}, State: "BACKUP"}
 	if got, _, err := d.RecordTransition(ip, master); got != Applied || err != nil {
 		t.Fatalf("first record: %v %v", got, err)
 	}
@@ -56,7 +56,7 @@ func TestRecordTransitionKeepsKeepalivedOrder(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 	for i := range 30 {
-		d.RecordTransition(ip, Transition{Event: Event{Start: uint64(300 + i)}, State: "BACKUP"})
+		d.RecordTransition(ip, Transition{Event: ProcStart{Start: uint64(300 + i)}, State: "BACKUP"})
 	}
 	st, _ = d.IPState(ip)
 	if len(st.History) != historyLen || st.Current.Event.Start != 329 {
@@ -68,7 +68,7 @@ func TestRecordTransitionSurvivesADamagedFile(t *testing.T) {
 	d, _ := Open(t.TempDir())
 	ip := netip.MustParseAddr("2001:db8:10::10")
 	os.WriteFile(filepath.Join(d.path, d.ipStateName(ip)), []byte("{not json"), 0o640)
-	if got, _, err := d.RecordTransition(ip, Transition{Event: Event{Start: 1}, State: "MASTER"}); got != Applied || err != nil {
+	if got, _, err := d.RecordTransition(ip, Transition{Event: ProcStart{Start: 1}, State: "MASTER"}); got != Applied || err != nil {
 		t.Fatalf("record over a damaged file: %v %v", got, err)
 	}
 }
@@ -76,19 +76,19 @@ func TestRecordTransitionSurvivesADamagedFile(t *testing.T) {
 func TestSuperseded(t *testing.T) {
 	d, _ := Open(t.TempDir())
 	ip := netip.MustParseAddr("203.0.113.10")
-	mine := Event{Start: 500, PID: 1}
+	mine := ProcStart{Start: 500, PID: 1}
 	d.RecordTransition(ip, Transition{Event: mine, State: "MASTER"})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ch := d.Superseded(ctx, map[netip.Addr]Event{ip: mine}, time.Millisecond)
+	ch := d.Superseded(ctx, map[netip.Addr]ProcStart{ip: mine}, time.Millisecond)
 	// An older event recorded late does not supersede.
-	d.RecordTransition(ip, Transition{Event: Event{Start: 400}, State: "BACKUP"})
+	d.RecordTransition(ip, Transition{Event: ProcStart{Start: 400}, State: "BACKUP"})
 	select {
 	case tr := <-ch:
 		t.Fatalf("superseded by an older event: %+v", tr)
 	case <-time.After(30 * time.Millisecond):
 	}
-	d.RecordTransition(ip, Transition{Event: Event{Start: 600}, State: "FAULT"})
+	d.RecordTransition(ip, Transition{Event: ProcStart{Start: 600}, State: "FAULT"})
 	select {
 	case tr := <-ch:
 		if tr.State != "FAULT" {
