@@ -225,7 +225,7 @@ func (e *Engine) assign(ctx context.Context, ip netip.Addr, view *metadata.Metad
 	r := &run{e: e, ip: ip, view: view, t: e.Timing.withDefaults(), start: time.Now(),
 		log: e.Log.With().Str("ip", ip.String()).Int("droplet_id", e.DropletID).Logger()}
 	res := Result{IP: ip}
-	err := r.loop(ctx)
+	err := r.moveIP(ctx)
 	res.Posts, res.ActionID, res.Duration = r.posts, r.action, time.Since(r.start)
 	switch {
 	case err != nil:
@@ -269,7 +269,7 @@ const maxErrored = 3
 
 func (r *run) elapsed() int64 { return time.Since(r.start).Milliseconds() }
 
-func (r *run) loop(ctx context.Context) error {
+func (r *run) moveIP(ctx context.Context) error {
 	defer r.releaseTurn()
 	seen := SeenIn(r.view, r.e.DropletID, r.ip)
 	r.sawElsewhere = seen == Elsewhere
