@@ -269,6 +269,8 @@ const maxErrored = 3
 
 func (r *run) elapsed() int64 { return time.Since(r.start).Milliseconds() }
 
+// moveIP carries out the decisions, one step after the other, until the IP is here, the API refuses for good,
+// or ctx ends.
 func (r *run) moveIP(ctx context.Context) error {
 	defer r.releaseTurn()
 	seen := SeenIn(r.view, r.e.DropletID, r.ip)
