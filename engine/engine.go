@@ -356,6 +356,7 @@ func (r *run) releaseTurn() {
 
 // post takes this droplet's turn and posts the assign. An accepted move keeps the turn until it lands.
 func (r *run) post(ctx context.Context) (Decision, error) {
+	r.releaseTurn() // a move of ours that the API already called completed, then found overtaken
 	endTurn, err := r.e.takeTurn(ctx)
 	if err != nil {
 		return Decision{Step: Fail, Err: r.deadline(ctx, nil)}, nil

@@ -184,3 +184,21 @@ func TestAssignBothFamiliesTakeTurns(t *testing.T) {
 		t.Errorf("%d API requests, want 2 (one POST per IP)", n)
 	}
 }
+
+// A POST answered "completed" at once, then a read that finds the IP elsewhere (another move overtook ours):
+// the run posts again, which needs the droplet's turn it still held for the first move.
+func TestAssignPostsAgainAfterAnOvertakenMove(t *testing.T) {
+	s := &scripted{t: t, steps: []step{
+		{"POST", ipPath + "/actions", 201, completed},
+		{"GET", ipPath, 200, reservedIP(1002, false)},
+		{"POST", ipPath + "/actions", 201, completed},
+		{"GET", ipPath, 200, reservedIP(1001, false)},
+	}}
+	e := &Engine{API: newClient(t, s), DropletID: 1001, Timing: fast}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r := e.Assign(ctx, ip4)
+	if r.Err != nil || r.Outcome != Moved || r.Posts != 2 {
+		t.Fatalf("result %+v; requests %v", r, s.seen)
+	}
+}
