@@ -10,26 +10,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/do-fip/do-fip/preflight"
 )
 
 // envKeepalived names the keepalived binary under test; unset, the one on PATH (Debian's package). `make e2e`
 // runs the tests once per keepalived version, each with the wiring the README gives for it.
 const envKeepalived = "KEEPALIVED"
 
-// kaVersion is a keepalived release number.
-type kaVersion [3]int
-
-func (v kaVersion) String() string { return fmt.Sprintf("%d.%d.%d", v[0], v[1], v[2]) }
-
-// before reports whether v is older than o.
-func (v kaVersion) before(o kaVersion) bool {
-	for i := range v {
-		if v[i] != o[i] {
-			return v[i] < o[i]
-		}
-	}
-	return false
-}
+// kaVersion is a keepalived release number, as do-fip check reads it.
+type kaVersion = preflight.Version
 
 // argsOnNotify is the first keepalived whose generic notify takes arguments and that knows
 // notify_master_rx_lower_pri (ChangeLog 2.0.6); before it, do-fip is wired per state.
@@ -57,8 +47,6 @@ func keepalivedPath() string {
 	return p
 }
 
-var versionRE = regexp.MustCompile(`Keepalived v(\d+)\.(\d+)\.(\d+)`)
-
 // keepalived returns the keepalived under test, probing its version and options once.
 func keepalived(t *testing.T) kaUnderTest {
 	t.Helper()
@@ -69,14 +57,10 @@ func keepalived(t *testing.T) kaUnderTest {
 			return
 		}
 		out, err := runErr(path, "--version")
-		m := versionRE.FindStringSubmatch(out)
-		if m == nil {
+		v, ok := preflight.ParseVersion([]byte(out))
+		if !ok {
 			kaErr = fmt.Errorf("%s --version: %v: %s", path, err, out)
 			return
-		}
-		var v kaVersion
-		for i := range v {
-			v[i], _ = strconv.Atoi(m[i+1])
 		}
 		help, _ := runErr(path, "--help")
 		kaInfo = kaUnderTest{path: path, version: v, help: help}
@@ -88,7 +72,7 @@ func keepalived(t *testing.T) kaUnderTest {
 }
 
 // perState tells whether this keepalived needs the per-state wiring (before 2.0.6).
-func (k kaUnderTest) perState() bool { return k.version.before(argsOnNotify) }
+func (k kaUnderTest) perState() bool { return k.version.Less(argsOnNotify) }
 
 // has tells whether keepalived --help lists a long option.
 func (k kaUnderTest) has(option string) bool { return strings.Contains(k.help, option) }
@@ -128,10 +112,10 @@ func meantFor(conf string, v kaVersion) (meant, ok bool) {
 		return out
 	}
 	from := num(m[1:4])
-	if v.before(from) {
+	if v.Less(from) {
 		return false, true
 	}
-	if m[4] != "" && num(m[4:7]).before(v) {
+	if m[4] != "" && num(m[4:7]).Less(v) {
 		return false, true
 	}
 	return true, true
