@@ -121,7 +121,7 @@ func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover
 			return nil, fmt.Errorf("learn this droplet's ID: %w", err)
 		}
 		// The same answer says where each IP is: an IP shown elsewhere is posted at once.
-		a.DropletID, a.Region, a.Initial, a.InitialAt, a.Watch = md.DropletID, md.Region, md, time.Now(), mc
+		a.DropletID, a.Region, a.Initial, a.Watch = md.DropletID, md.Region, md, mc
 	} else {
 		// The ID is known, so the first API request need not wait for the metadata service; it is asked in
 		// the background only to watch the move, if it describes the target droplet.
@@ -192,19 +192,13 @@ func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, t
 
 // lockIP serializes do-fip runs on this node per IP, so two runs never fight over one IP: the second waits,
 // then finds the IP already here and makes no move.
-func lockIP(dir *state.Dir) func(context.Context, netip.Addr) (func(), bool, error) {
-	return func(ctx context.Context, ip netip.Addr) (func(), bool, error) {
-		if l, ok, err := dir.TryLockIP(ip); err != nil || ok {
-			if err != nil {
-				return nil, false, err
-			}
-			return l.Unlock, false, nil
-		}
+func lockIP(dir *state.Dir) func(context.Context, netip.Addr) (func(), error) {
+	return func(ctx context.Context, ip netip.Addr) (func(), error) {
 		l, err := dir.LockIP(ctx, ip)
 		if err != nil {
-			return nil, true, err
+			return nil, err
 		}
-		return l.Unlock, true, nil
+		return l.Unlock, nil
 	}
 }
 

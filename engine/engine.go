@@ -133,18 +133,18 @@ type Engine struct {
 	DropletID int
 	// Region of the droplet, when known: an IP in another region is refused.
 	Region string
-	// Initial is what the metadata service said when the run started (nil: unknown), at InitialAt. It decides
-	// whether the first request is the POST.
-	Initial   *metadata.Metadata
-	InitialAt time.Time
+	// Initial is what the metadata service said when the run started (nil: unknown). It decides whether the
+	// first request is the POST, unless the view is read again under the IP's lock (see Lock).
+	Initial *metadata.Metadata
 	// Watch, when set, is the metadata service of the target droplet itself; it shows the move landing.
 	Watch  Metadata
 	Log    zerolog.Logger
 	Timing Timing
-	// Lock, when set, serializes runs on this node per IP: AssignAll holds it for the whole move. waited says
-	// another run held it first: that run may have moved the IP meanwhile, so the metadata service is asked
-	// again rather than trusting Initial.
-	Lock func(ctx context.Context, ip netip.Addr) (unlock func(), waited bool, err error)
+	// Lock, when set, serializes runs on this node per IP: AssignAll holds it for the whole move. Another run
+	// may have held it, and moved the IP, at any moment after Initial was read (even without this run ever
+	// waiting for it), so once the lock is held the watched metadata service is asked again: a local request
+	// of about a millisecond, against a second POST.
+	Lock func(ctx context.Context, ip netip.Addr) (unlock func(), err error)
 
 	// turn lets one move at a time be pending for the droplet: DigitalOcean refuses a second one with 422
 	// "Droplet already has a pending event", so IPs of both families take turns instead of colliding.
@@ -164,12 +164,6 @@ func (e *Engine) takeTurn(ctx context.Context) (func(), error) {
 	}
 }
 
-// staleView is how old the initial view may be when the lock is taken without waiting. Another run on this
-// node may have taken the lock after the view was read and released it before this run asked: then it moved
-// the IP meanwhile, and the view is stale. A whole move takes a POST's round trip plus DigitalOcean's action,
-// far more than this; a view older than this is read again (a local request, about a millisecond).
-const staleView = 50 * time.Millisecond
-
 // AssignAll assigns every IP in parallel, each under its lock, and returns one result per IP, in order.
 func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 	out := make([]Result, len(ips))
@@ -180,7 +174,7 @@ func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 			defer wg.Done()
 			view := e.Initial
 			if e.Lock != nil {
-				unlock, waited, err := e.Lock(ctx, ip)
+				unlock, err := e.Lock(ctx, ip)
 				if err != nil {
 					switch {
 					case errors.Is(ctx.Err(), context.Canceled):
@@ -192,8 +186,8 @@ func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 					return
 				}
 				defer unlock()
-				if waited || time.Since(e.InitialAt) > staleView {
-					view = e.freshView(ctx)
+				if fresh := e.freshView(ctx); fresh != nil {
+					view = fresh
 				}
 			}
 			out[i] = e.assign(ctx, ip, view)
@@ -209,11 +203,14 @@ func (e *Engine) Assign(ctx context.Context, ip netip.Addr) Result {
 	return e.assign(ctx, ip, e.Initial)
 }
 
-// freshView asks the watched metadata service again; nil when it cannot tell.
+// freshView asks the watched metadata service again; nil when it cannot tell within a second.
 func (e *Engine) freshView(ctx context.Context) *metadata.Metadata {
 	if e.Watch == nil {
 		return nil
 	}
+	// Bounded: a metadata service that stopped answering must not hold up the POST; the first view serves then.
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
 	md, err := e.Watch.Get(ctx)
 	if err != nil {
 		return nil

@@ -11,7 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/do-fip/do-fip/logging"
 )
 
 // Status is a check's outcome.
@@ -96,4 +97,4 @@ func (r *Report) Print(w io.Writer) {
 		r.Count(Fail), r.Count(Warn), r.Count(OK), r.ElapsedMS, r.APIRequests, r.MetadataRequests)
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+func oneLine(s string) string { return logging.OneLine(s, 0) }
