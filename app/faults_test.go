@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,12 +93,12 @@ func faultRows() []faultRow {
 			setup: func(h *harness) { h.sim.SetClockOffset(-10 * time.Minute); h.sim.UseUpHour(token, 30*time.Minute) },
 			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "rate limit"},
 		// After an accepted POST, every read meets a 429 whose wait would pass the deadline: the move is
-		// still followed, through the metadata service once it answers again (down here for ~6 s, longer
-		// than the 3 s after which the action is read instead; a 429 puts off the next read until the window
+		// still followed, through the metadata service once it answers again (down here for ~10 s, well past
+		// the 3 s after which the action is read instead; a 429 puts off the next read until the window
 		// frees), and the run succeeds.
 		{name: "429 on every read after the POST, metadata down for a while",
 			setup: both(readFault(dosim.Fault{Status: 429, RetryAfter: 600}),
-				metaFault(dosim.Fault{Skip: 1, Times: 60, Status: 503}),
+				metaFault(dosim.Fault{Skip: 1, Times: 100, Status: 503}),
 				func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 2 * time.Second}) }),
 			code: 0, holder: 1001, requests: [2]int{2, 3}, posts: 1},
 
@@ -132,7 +133,7 @@ func faultRows() []faultRow {
 		{name: "connection reset on every request", setup: apiFault(dosim.Fault{Reset: true}), deadline: 3 * time.Second,
 			code: 6, holder: 0, requests: [2]int{2, 20}, posts: anyNum, stderr: "EOF"},
 		{name: "API port closed (connection refused)", deadline: 3 * time.Second,
-			setup: func(h *harness) { h.env["DO_FIP_API_URL"] = closedPortURL(h.t) },
+			setup: func(h *harness) { h.env["DO_FIP_API_URL"] = refusingURL(h.t) },
 			code:  6, holder: 0, requests: [2]int{0, 0}, posts: 0, stderr: "connection refused"},
 
 		// Slow and hung answers. An attempt is given up after 5 s; a hung POST was not processed (the
@@ -270,7 +271,28 @@ func metaFault(f dosim.Fault) func(*harness) {
 	return func(h *harness) { h.sim.AddFault(f) }
 }
 
-// closedPortURL returns an http URL on 127.0.0.1 where nothing listens (a port just released).
+// refusingURL returns an http URL on 127.0.0.1 that refuses connections: its port is bound, so no other test's
+// server can take it, but never listened on, so a connection meets a reset (ECONNREFUSED). The socket is closed
+// when the test ends.
+func refusingURL(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+}
+
+// closedPortURL returns an http URL on 127.0.0.1 where nothing listens (a port just released), for a server
+// the test starts there itself.
 func closedPortURL(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
