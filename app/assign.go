@@ -116,12 +116,13 @@ func (e *env) newMover(ctx context.Context, version string, droplet int) (*mover
 		Timing: engine.Timing{CheckAfter: e.cfg.CheckAfter, CheckEvery: e.cfg.CheckAfter / 2}}
 	mc := e.metadataClient()
 	if droplet == 0 {
+		asked := time.Now()
 		md, err := mc.Get(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("learn this droplet's ID: %w", err)
 		}
 		// The same answer says where each IP is: an IP shown elsewhere is posted at once.
-		a.DropletID, a.Region, a.Initial, a.Watch = md.DropletID, md.Region, md, mc
+		a.DropletID, a.Region, a.Initial, a.InitialAt, a.Watch = md.DropletID, md.Region, md, asked, mc
 	} else {
 		// The ID is known, so the first API request need not wait for the metadata service; it is asked in
 		// the background only to watch the move, if it describes the target droplet.
@@ -192,13 +193,13 @@ func (m *mover) move(parent context.Context, c *cli.Context, ips []netip.Addr, t
 
 // lockIP serializes do-fip runs on this node per IP, so two runs never fight over one IP: the second waits,
 // then finds the IP already here and makes no move.
-func lockIP(dir *state.Dir) func(context.Context, netip.Addr) (func(), error) {
-	return func(ctx context.Context, ip netip.Addr) (func(), error) {
+func lockIP(dir *state.Dir) func(context.Context, netip.Addr) (engine.IPLock, error) {
+	return func(ctx context.Context, ip netip.Addr) (engine.IPLock, error) {
 		l, err := dir.LockIP(ctx, ip)
 		if err != nil {
 			return nil, err
 		}
-		return l.Unlock, nil
+		return l, nil
 	}
 }
 

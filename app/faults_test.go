@@ -93,12 +93,12 @@ func faultRows() []faultRow {
 			setup: func(h *harness) { h.sim.SetClockOffset(-10 * time.Minute); h.sim.UseUpHour(token, 30*time.Minute) },
 			code:  1, holder: 0, requests: [2]int{1, 1}, posts: 1, stderr: "rate limit"},
 		// After an accepted POST, every read meets a 429 whose wait would pass the deadline: the move is
-		// still followed, through the metadata service once it answers again (down here for ~10 s, well past
+		// still followed, through the metadata service once it answers again (down here for ~8 s, well past
 		// the 3 s after which the action is read instead; a 429 puts off the next read until the window
 		// frees), and the run succeeds.
 		{name: "429 on every read after the POST, metadata down for a while",
 			setup: both(readFault(dosim.Fault{Status: 429, RetryAfter: 600}),
-				metaFault(dosim.Fault{Skip: 1, Times: 100, Status: 503}),
+				metaFault(dosim.Fault{Skip: 1, Times: 80, Status: 503}),
 				func(h *harness) { h.sim.AddActionFault(dosim.ActionFault{Times: 1, Latency: 2 * time.Second}) }),
 			code: 0, holder: 1001, requests: [2]int{2, 3}, posts: 1},
 

@@ -133,18 +133,19 @@ type Engine struct {
 	DropletID int
 	// Region of the droplet, when known: an IP in another region is refused.
 	Region string
-	// Initial is what the metadata service said when the run started (nil: unknown). It decides whether the
-	// first request is the POST, unless the view is read again under the IP's lock (see Lock).
-	Initial *metadata.Metadata
+	// Initial is what the metadata service said when the run started (nil: unknown), asked at InitialAt. It
+	// decides whether the first request is the POST, unless it is stale by the time the IP's lock is held (see
+	// Lock).
+	Initial   *metadata.Metadata
+	InitialAt time.Time
 	// Watch, when set, is the metadata service of the target droplet itself; it shows the move landing.
 	Watch  Metadata
 	Log    zerolog.Logger
 	Timing Timing
-	// Lock, when set, serializes runs on this node per IP: AssignAll holds it for the whole move. Another run
-	// may have held it, and moved the IP, at any moment after Initial was read (even without this run ever
-	// waiting for it), so once the lock is held the watched metadata service is asked again: a local request
-	// of about a millisecond, against a second POST.
-	Lock func(ctx context.Context, ip netip.Addr) (unlock func(), err error)
+	// Lock, when set, serializes runs on this node per IP: AssignAll holds it for the whole move, and marks
+	// on it a move this run made. Another run may have held it, and moved the IP, at any moment after Initial
+	// was asked for (even without this run ever waiting for it): then the metadata service is asked again.
+	Lock func(ctx context.Context, ip netip.Addr) (IPLock, error)
 
 	// turn lets one move at a time be pending for the droplet: DigitalOcean refuses a second one with 422
 	// "Droplet already has a pending event", so IPs of both families take turns instead of colliding.
@@ -164,6 +165,13 @@ func (e *Engine) takeTurn(ctx context.Context) (func(), error) {
 	}
 }
 
+// IPLock is a held per-IP lock (state.Lock).
+type IPLock interface {
+	Unlock()
+	MarkMoved()
+	MovedSince(t time.Time) bool
+}
+
 // AssignAll assigns every IP in parallel, each under its lock, and returns one result per IP, in order.
 func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 	out := make([]Result, len(ips))
@@ -174,7 +182,7 @@ func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 			defer wg.Done()
 			view := e.Initial
 			if e.Lock != nil {
-				unlock, err := e.Lock(ctx, ip)
+				lk, err := e.Lock(ctx, ip)
 				if err != nil {
 					switch {
 					case errors.Is(ctx.Err(), context.Canceled):
@@ -185,10 +193,17 @@ func (e *Engine) AssignAll(ctx context.Context, ips []netip.Addr) []Result {
 					out[i] = Result{IP: ip, Outcome: Errored, Err: err}
 					return
 				}
-				defer unlock()
-				if fresh := e.freshView(ctx); fresh != nil {
-					view = fresh
+				defer lk.Unlock()
+				if lk.MovedSince(e.InitialAt) {
+					if fresh := e.freshView(ctx); fresh != nil {
+						view = fresh
+					}
 				}
+				defer func() {
+					if out[i].Outcome == Moved {
+						lk.MarkMoved()
+					}
+				}()
 			}
 			out[i] = e.assign(ctx, ip, view)
 		}()

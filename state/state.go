@@ -74,6 +74,25 @@ type Lock struct {
 
 // Unlock releases the lock. The kernel releases it too if the process dies, so a killed hook never leaves a
 // stale lock behind.
+// MarkMoved notes, on the lock file, that the holder moved the IP: a run that read the metadata service before
+// taking the lock learns from MovedSince that its view may be stale.
+func (l *Lock) MarkMoved() {
+	if l == nil || l.f == nil {
+		return
+	}
+	now := time.Now()
+	_ = os.Chtimes(l.f.Name(), now, now)
+}
+
+// MovedSince says whether a holder of the lock marked a move after t (or whether that cannot be told).
+func (l *Lock) MovedSince(t time.Time) bool {
+	if l == nil || l.f == nil {
+		return true
+	}
+	fi, err := l.f.Stat()
+	return err != nil || fi.ModTime().After(t)
+}
+
 func (l *Lock) Unlock() {
 	if l == nil || l.f == nil {
 		return

@@ -126,3 +126,40 @@ func TestLastAssignRoundTrip(t *testing.T) {
 		t.Error("garbage record accepted")
 	}
 }
+
+// A run that moved the IP marks it on the lock; a run that read the metadata service before that learns its
+// view is stale, one that read it after does not.
+func TestLockMarksMoves(t *testing.T) {
+	d, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("203.0.113.10")
+	first, err := d.LockIP(context.Background(), ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Unlock()
+	before := time.Now()
+	time.Sleep(10 * time.Millisecond)
+	l, err := d.LockIP(context.Background(), ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.MovedSince(before) {
+		t.Fatal("no move marked, yet MovedSince says one was")
+	}
+	l.MarkMoved()
+	l.Unlock()
+	l, err = d.LockIP(context.Background(), ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if !l.MovedSince(before) {
+		t.Fatal("a move marked after the view was read is not seen")
+	}
+	if l.MovedSince(time.Now().Add(time.Second)) {
+		t.Fatal("a move marked before the view was read is taken for a newer one")
+	}
+}
