@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -74,23 +75,30 @@ type Lock struct {
 
 // Unlock releases the lock. The kernel releases it too if the process dies, so a killed hook never leaves a
 // stale lock behind.
-// MarkMoved notes, on the lock file, that the holder moved the IP: a run that read the metadata service before
+// MarkMoved notes in the lock file when the holder moved the IP: a run that read the metadata service before
 // taking the lock learns from MovedSince that its view may be stale.
 func (l *Lock) MarkMoved() {
 	if l == nil || l.f == nil {
 		return
 	}
-	now := time.Now()
-	_ = os.Chtimes(l.f.Name(), now, now)
+	if err := l.f.Truncate(0); err == nil {
+		_, _ = l.f.WriteAt([]byte(strconv.FormatInt(time.Now().UnixNano(), 10)+"\n"), 0)
+	}
 }
 
-// MovedSince says whether a holder of the lock marked a move after t (or whether that cannot be told).
+// MovedSince says whether a holder of the lock marked a move after t. No mark (a new lock file) is no move; a
+// mark that cannot be read may be one.
 func (l *Lock) MovedSince(t time.Time) bool {
 	if l == nil || l.f == nil {
 		return true
 	}
-	fi, err := l.f.Stat()
-	return err != nil || fi.ModTime().After(t)
+	b := make([]byte, 32)
+	n, err := l.f.ReadAt(b, 0)
+	if n == 0 && errors.Is(err, io.EOF) {
+		return false
+	}
+	ns, perr := strconv.ParseInt(strings.TrimSpace(string(b[:n])), 10, 64)
+	return perr != nil || time.Unix(0, ns).After(t)
 }
 
 func (l *Lock) Unlock() {
